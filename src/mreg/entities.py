@@ -1,0 +1,212 @@
+"""The registry's entity types: frozen dataclasses with ``to_dict`` for JSON.
+
+Field names follow MLflow's ``RegisteredModel`` and ``ModelVersion`` where one exists
+(``current_stage``, ``user_id``, ``run_id``, ``creation_timestamp`` in epoch milliseconds …);
+mreg's own additions (``created_at`` as ISO-8601 UTC, ``artifact``, ``lineage``) sit beside them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def iso(when: dt.datetime | None) -> str | None:
+    """``2026-11-26T10:30:00.123456Z``: UTC with microseconds, the form of every JSON time."""
+    if when is None:
+        return None
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def epoch_ms(when: dt.datetime | None) -> int | None:
+    return None if when is None else int(when.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class ArtifactFile:
+    path: str
+    sha256: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "size": self.size}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What a version points at. ``kind`` is ``file``, ``directory`` or ``uri``; for a URI only
+    ``uri`` is set, since mreg holds no copy of its bytes."""
+
+    kind: str
+    digest: str | None = None
+    size: int | None = None
+    files: tuple[ArtifactFile, ...] = ()
+    uri: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "digest": None if self.digest is None else f"sha256:{self.digest}",
+            "size": self.size,
+            "files": [f.to_dict() for f in self.files],
+            "uri": self.uri,
+        }
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a version came from: the git state of the working tree when it was registered."""
+
+    git_commit: str | None = None
+    git_branch: str | None = None
+    git_dirty: bool | None = None
+    source_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "git_commit": self.git_commit,
+            "git_branch": self.git_branch,
+            "git_dirty": self.git_dirty,
+            "source_path": self.source_path,
+        }
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: int
+    source: str
+    artifact: Artifact
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    user_id: str
+    description: str = ""
+    run_id: str = ""
+    run_link: str = ""
+    current_stage: str = "None"
+    status: str = "READY"
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    lineage: Lineage = field(default_factory=Lineage)
+
+    @property
+    def creation_timestamp(self) -> int:
+        return int(self.created_at.timestamp() * 1000)
+
+    @property
+    def last_updated_timestamp(self) -> int:
+        return int(self.updated_at.timestamp() * 1000)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "creation_timestamp": self.creation_timestamp,
+            "last_updated_timestamp": self.last_updated_timestamp,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "user_id": self.user_id,
+            "current_stage": self.current_stage,
+            "description": self.description,
+            "source": self.source,
+            "run_id": self.run_id,
+            "run_link": self.run_link,
+            "status": self.status,
+            "tags": dict(self.tags),
+            "aliases": list(self.aliases),
+            "artifact": self.artifact.to_dict(),
+            "lineage": self.lineage.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    name: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    created_by: str
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    latest_versions: tuple[ModelVersion, ...] = ()
+
+    @property
+    def creation_timestamp(self) -> int:
+        return int(self.created_at.timestamp() * 1000)
+
+    @property
+    def last_updated_timestamp(self) -> int:
+        return int(self.updated_at.timestamp() * 1000)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "creation_timestamp": self.creation_timestamp,
+            "last_updated_timestamp": self.last_updated_timestamp,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "created_by": self.created_by,
+            "description": self.description,
+            "tags": dict(self.tags),
+            "aliases": dict(self.aliases),
+            "latest_versions": [v.to_dict() for v in self.latest_versions],
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change to the registry. ``id`` is the event file's name: it sorts in time order."""
+
+    id: str
+    time: dt.datetime
+    user: str
+    action: str
+    model: str
+    version: int | None = None
+    alias: str | None = None
+    key: str | None = None
+    old: str | int | None = None
+    new: str | int | None = None
+    reason: str | None = None
+    message: str | None = None
+    git_commit: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "time": iso(self.time),
+            "user": self.user,
+            "action": self.action,
+            "model": self.model,
+            "version": self.version,
+            "alias": self.alias,
+            "key": self.key,
+            "old": self.old,
+            "new": self.new,
+            "reason": self.reason,
+            "message": self.message,
+            "git_commit": self.git_commit,
+        }
+
+
+@dataclass(frozen=True)
+class AliasSpan:
+    """A stretch of time during which an alias pointed at one version (``until`` None: still)."""
+
+    alias: str
+    version: int
+    since: dt.datetime
+    until: dt.datetime | None
+    set_by: str
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alias": self.alias,
+            "version": self.version,
+            "since": iso(self.since),
+            "until": iso(self.until),
+            "set_by": self.set_by,
+            "message": self.message,
+        }

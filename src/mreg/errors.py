@@ -1,0 +1,60 @@
+"""One exception family; each class carries the exit code the command line turns it into."""
+
+from __future__ import annotations
+
+
+class MregError(Exception):
+    """Base of every error mreg raises on purpose. ``str(err)`` is the one-line message."""
+
+    exit_code = 1
+
+
+class InvalidInput(MregError):
+    """A name, alias, tag, URI or other value given by the caller breaks a rule."""
+
+    exit_code = 2
+
+
+class NotFound(MregError):
+    """A store, model, version, alias or file that was asked for does not exist."""
+
+    exit_code = 3
+
+
+class AlreadyExists(MregError):
+    """The thing to be created exists already, or a concurrent change conflicts."""
+
+    exit_code = 4
+
+
+class Conflict(AlreadyExists):
+    """A compare-and-swap precondition did not hold."""
+
+
+class IntegrityError(MregError):
+    """Stored bytes do not match the digest recorded for them, or the store is inconsistent."""
+
+    exit_code = 5
+
+
+class StoreError(MregError):
+    """The store cannot be used: unreadable or malformed file, unsafe path, newer format."""
+
+    exit_code = 1
+
+
+class LockTimeout(MregError):
+    """Another process held the store lock for longer than the timeout. Trying again may work."""
+
+    exit_code = 75
+
+
+EXIT_CODES: dict[str, int] = {
+    "success": 0,
+    "error": MregError.exit_code,
+    "usage": InvalidInput.exit_code,
+    "not found": NotFound.exit_code,
+    "already exists or conflict": AlreadyExists.exit_code,
+    "integrity failure": IntegrityError.exit_code,
+    "lock timeout": LockTimeout.exit_code,
+}

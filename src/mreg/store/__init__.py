@@ -1,0 +1,1 @@
+"""The only code that knows how the registry is laid out on disk."""

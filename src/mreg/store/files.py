@@ -1,0 +1,227 @@
+"""Every file operation of the store goes through this module.
+
+* ``write_toml_atomic`` is the one writer: temp file in the same folder, flush, fsync,
+  ``os.replace``, fsync of the folder. Readers take no lock and see the old or the new file.
+* ``read_toml`` is the one reader: it refuses symlinks, caps the size, and turns parse errors,
+  invalid UTF-8 and git conflict markers into a ``StoreError`` naming the file and line.
+* Each step that changes the disk calls ``checkpoint`` first, so the crash tests can kill the
+  process at every step in turn (``MREG_CRASH_AT=N`` kills it at the N-th step).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import os
+import re
+import secrets
+import signal
+import stat
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from mreg.errors import StoreError
+
+MAX_METADATA_BYTES = 1024 * 1024
+TEMP_SUFFIX = ".tmp"
+_CONFLICT_MARKER_RE = re.compile(r"^(?:<{7}|>{7}|\|{7})(?: |$)|^={7}$", re.MULTILINE)
+
+_crash_at = int(os.environ.get("MREG_CRASH_AT", "0") or 0)
+_steps_taken = 0
+
+
+def checkpoint(step: str) -> None:
+    """Mark a step that changes the disk. A no-op unless ``MREG_CRASH_AT`` is set."""
+    global _steps_taken
+    if not _crash_at:
+        return
+    _steps_taken += 1
+    if _steps_taken == _crash_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def display_path(path: Path) -> str:
+    """The path as a user should see it in a message: relative to the working folder if inside."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def ensure_no_symlink(root: Path, path: Path) -> None:
+    """Refuse ``path`` if it lies outside ``root`` or any existing component below root is a
+    symlink. A missing component ends the walk: there is nothing further to follow."""
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        raise StoreError(f"refusing to touch {display_path(path)}: it is outside the store") from None
+    current = root
+    for part in rel.parts:
+        if part in ("..", "."):
+            raise StoreError(f"refusing path {display_path(path)}: it is not a plain path")
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return
+        except NotADirectoryError:
+            return
+        if stat.S_ISLNK(mode):
+            raise StoreError(f"refusing to follow symlink {display_path(current)} inside the store")
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value if v is not None]
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC)
+    return value
+
+
+def dumps_toml(data: Mapping[str, Any]) -> str:
+    """Serialize in the caller's key order, dropping None values, datetimes in UTC."""
+    return tomli_w.dumps(_without_none(data))
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_name(final: Path) -> Path:
+    return final.with_name(f".{final.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def make_dirs(root: Path, path: Path) -> None:
+    ensure_no_symlink(root, path)
+    if not path.is_dir():
+        checkpoint("mkdir")
+        path.mkdir(parents=True, exist_ok=True)
+
+
+def write_bytes_atomic(root: Path, path: Path, data: bytes, *, mode: int = 0o666) -> None:
+    """Replace ``path`` with ``data`` atomically and durably (the folder is created if missing)."""
+    make_dirs(root, path.parent)
+    ensure_no_symlink(root, path)
+    tmp = temp_name(path)
+    checkpoint("create temp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        checkpoint("fsync temp")
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    checkpoint("replace")
+    os.replace(tmp, path)
+    checkpoint("fsync folder")
+    fsync_dir(path.parent)
+
+
+def write_toml_atomic(root: Path, path: Path, data: Mapping[str, Any]) -> None:
+    """The single TOML writer of the store."""
+    text = dumps_toml(data).encode("utf-8")
+    if len(text) > MAX_METADATA_BYTES:
+        raise StoreError(
+            f"refusing to write {display_path(path)}: {len(text)} bytes is over the "
+            f"{MAX_METADATA_BYTES}-byte limit for a metadata file"
+        )
+    write_bytes_atomic(root, path, text)
+
+
+def read_bytes(root: Path, path: Path, limit: int = MAX_METADATA_BYTES) -> bytes:
+    """Read a small file of the store without following symlinks. Raises FileNotFoundError."""
+    ensure_no_symlink(root, path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise StoreError(f"refusing to follow symlink {display_path(path)} inside the store") from None
+        if err.errno in (errno.ENOTDIR, errno.EISDIR):
+            raise FileNotFoundError(str(path)) from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise StoreError(f"{display_path(path)} is not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise StoreError(f"{display_path(path)} is over the {limit}-byte limit for a metadata file")
+    return data
+
+
+def parse_toml(path: Path, data: bytes) -> dict[str, Any]:
+    """Parse TOML bytes, with errors that name ``path`` and the line."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise StoreError(f"{display_path(path)}:{line}: not valid UTF-8") from None
+    marker = _CONFLICT_MARKER_RE.search(text)
+    if marker:
+        line = text.count("\n", 0, marker.start()) + 1
+        raise StoreError(f"{display_path(path)}:{line}: unresolved git merge conflict")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise StoreError(f"{display_path(path)}: invalid TOML: {err}") from None
+
+
+def read_toml(root: Path, path: Path) -> dict[str, Any]:
+    """The single TOML reader of the store. Raises FileNotFoundError when missing."""
+    return parse_toml(path, read_bytes(root, path))
+
+
+def read_toml_or_none(root: Path, path: Path) -> dict[str, Any] | None:
+    try:
+        return read_toml(root, path)
+    except FileNotFoundError:
+        return None
+
+
+def list_dir(root: Path, path: Path) -> list[str]:
+    """Names in a folder of the store, sorted; [] when the folder does not exist."""
+    ensure_no_symlink(root, path)
+    try:
+        return sorted(os.listdir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def remove_file(root: Path, path: Path, *, missing_ok: bool = True) -> None:
+    ensure_no_symlink(root, path.parent)
+    checkpoint("unlink")
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        if not missing_ok:
+            raise
+        return
+    checkpoint("fsync folder")
+    fsync_dir(path.parent)
+
+
+def rename(root: Path, src: Path, dst: Path) -> None:
+    """Atomic rename of a file or folder inside the store (never replaces a folder)."""
+    ensure_no_symlink(root, src)
+    ensure_no_symlink(root, dst)
+    make_dirs(root, dst.parent)
+    checkpoint("rename")
+    os.rename(src, dst)
+    checkpoint("fsync folder")
+    fsync_dir(dst.parent)
+    if src.parent != dst.parent:
+        fsync_dir(src.parent)

@@ -1,0 +1,202 @@
+"""Content-addressed blobs: put (hash while copying, one pass), verify, materialize.
+
+A blob is the raw bytes of one artifact file at ``objects/sha256/ab/cdef…``, read-only. Copying in
+happens before the store lock is taken: the temp file lives in ``.mreg/tmp/`` and is renamed to its
+final name, so a blob is either whole or absent. Identical content is stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from mreg.errors import IntegrityError, InvalidInput, NotFound, StoreError
+from mreg.store import files
+from mreg.store.layout import Layout
+
+CHUNK = 1024 * 1024
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of an artifact: its path inside the artifact (POSIX), sha256 and size."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _copy_hashing(src: int, dst: int, progress: Progress | None) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    size = 0
+    while True:
+        n = os.readv(src, [buffer])
+        if not n:
+            break
+        chunk = view[:n]
+        digest.update(chunk)
+        while chunk:
+            chunk = chunk[os.write(dst, chunk) :]
+        size += n
+        if progress is not None:
+            progress(n)
+    return digest.hexdigest(), size
+
+
+def put_file(layout: Layout, source: Path, progress: Progress | None = None) -> FileEntry:
+    """Copy ``source`` into the object store, hashing in the same pass. Returns its entry
+    (``path`` is the file's name)."""
+    root = layout.root
+    files.make_dirs(root, layout.tmp)
+    tmp = files.temp_name(layout.tmp / "blob")
+    try:
+        src = os.open(source, os.O_RDONLY)
+    except OSError as err:
+        raise NotFound(f"cannot read {source}: {err.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(src).st_mode):
+            raise InvalidInput(f"{source} is not a regular file")
+        files.checkpoint("create blob temp")
+        dst = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+        try:
+            hexdigest, size = _copy_hashing(src, dst, progress)
+            os.fchmod(dst, 0o444 & ~_umask())
+            files.checkpoint("fsync blob")
+            os.fsync(dst)
+        finally:
+            os.close(dst)
+    except BaseException:
+        os.close(src)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    os.close(src)
+    final = layout.blob(hexdigest)
+    if final.exists():
+        os.unlink(tmp)  # already stored: identical content is kept once
+    else:
+        files.rename(root, tmp, final)
+    return FileEntry(source.name, hexdigest, size)
+
+
+def walk_source_tree(source: Path) -> Iterator[tuple[str, Path]]:
+    """Files under a source folder as (POSIX path inside the artifact, path), sorted.
+    Symlinked files are read through; symlinked folders are not entered."""
+    for folder, dirnames, filenames in os.walk(source):
+        dirnames.sort()
+        for filename in sorted(filenames):
+            path = Path(folder) / filename
+            rel = path.relative_to(source).as_posix()
+            if path.is_file():
+                yield rel, path
+            elif not path.exists():
+                raise InvalidInput(f"{path} is a broken symlink")
+
+
+def put_tree(layout: Layout, source: Path, progress: Progress | None = None) -> list[FileEntry]:
+    """Copy every file under ``source`` into the object store. Returns the manifest, sorted."""
+    entries = [
+        FileEntry(rel, entry.sha256, entry.size)
+        for rel, path in walk_source_tree(source)
+        for entry in [put_file(layout, path, progress)]
+    ]
+    if not entries:
+        raise InvalidInput(f"{source} holds no files")
+    return entries
+
+
+def tree_digest(entries: list[FileEntry]) -> str:
+    """The digest of a directory artifact: sha256 of its manifest, one ``sha256 size path`` line
+    per file in path order (stable, documented in docs/store-format.md)."""
+    lines = "".join(f"{e.sha256} {e.size} {e.path}\n" for e in sorted(entries, key=lambda e: e.path))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def blob_path(layout: Layout, hexdigest: str) -> Path:
+    """The path of a stored blob, checked to be a regular file inside the store."""
+    path = layout.blob(hexdigest)
+    files.ensure_no_symlink(layout.root, path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise IntegrityError(f"object {hexdigest[:12]}… is missing from {files.display_path(layout.objects)}") from None
+    if not stat.S_ISREG(mode):
+        raise StoreError(f"{files.display_path(path)} is not a regular file")
+    return path
+
+
+def hash_blob(layout: Layout, hexdigest: str) -> str:
+    """Re-hash a stored blob and return what its bytes hash to."""
+    path = blob_path(layout, hexdigest)
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def copy_blob_verified(layout: Layout, entry: FileEntry, dest: Path, progress: Progress | None = None) -> None:
+    """Copy a blob to ``dest`` (a new file), checking its sha256 on the way."""
+    path = blob_path(layout, entry.sha256)
+    src = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        dst = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            hexdigest, size = _copy_hashing(src, dst, progress)
+            os.fsync(dst)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+    if hexdigest != entry.sha256 or size != entry.size:
+        raise IntegrityError(
+            f"object for {entry.path!r} is corrupt: expected sha256 {entry.sha256[:12]}… "
+            f"({entry.size} bytes), found {hexdigest[:12]}… ({size} bytes)"
+        )
+
+
+def materialize_tree(layout: Layout, hexdigest: str, entries: list[FileEntry]) -> Path:
+    """A folder holding a directory artifact's files, built once under ``cache/trees/`` from
+    hard links to the blobs (copies where links are not possible)."""
+    final = layout.tree_cache(hexdigest)
+    files.ensure_no_symlink(layout.root, final)
+    if final.is_dir():
+        return final
+    files.make_dirs(layout.root, final.parent)
+    tmp = files.temp_name(final)
+    try:
+        for entry in entries:
+            target = tmp / entry.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            blob = blob_path(layout, entry.sha256)
+            try:
+                os.link(blob, target)
+            except OSError:
+                shutil.copyfile(blob, target)
+                os.chmod(target, 0o444 & ~_umask())
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            shutil.rmtree(tmp)  # another process built it first
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
