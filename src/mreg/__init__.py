@@ -1,9 +1,9 @@
 """mreg: a model registry that lives in a folder.
 
-    from mreg import Registry
-    registry = Registry()                       # the nearest .mreg, as the CLI finds it
-    mv = registry.create_model_version("fraud", "model.onnx")
-    registry.set_registered_model_alias("fraud", "champion", mv.version)
+from mreg import Registry
+registry = Registry()                       # the nearest .mreg, as the CLI finds it
+mv = registry.create_model_version("fraud", "model.onnx")
+registry.set_registered_model_alias("fraud", "champion", mv.version)
 """
 
 from mreg.entities import AliasSpan, Artifact, ArtifactFile, Event, Lineage, ModelVersion, RegisteredModel

@@ -3,6 +3,7 @@ event can carry it without starting a process) and the full lineage for a new ve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
@@ -84,10 +85,8 @@ def lineage(start: Path, source: Path | None, store: Path | None = None) -> Line
     dirty: bool | None = None
     command = ["git", "status", "--porcelain", "--untracked-files=no"]
     if store is not None:
-        try:
+        with contextlib.suppress(ValueError):
             command += ["--", ".", f":(exclude){store.absolute().relative_to(top).as_posix()}"]
-        except ValueError:
-            pass
     try:
         status = subprocess.run(
             command,

@@ -108,9 +108,13 @@ def alias_spans(events: list[Event], alias: str | None = None) -> list[AliasSpan
         current = open_spans.pop(event.alias, None)
         if current is not None:
             spans.append(
-                AliasSpan(current.alias, current.version, current.since, event.time, current.set_by, current.message)
+                AliasSpan(
+                    current.alias, current.version, current.since, event.time, current.set_by, current.message
+                )
             )
         if event.action in ("alias_set", "alias_moved") and isinstance(event.new, int):
-            open_spans[event.alias] = AliasSpan(event.alias, event.new, event.time, None, event.user, event.message)
+            open_spans[event.alias] = AliasSpan(
+                event.alias, event.new, event.time, None, event.user, event.message
+            )
     spans.extend(open_spans.values())
     return sorted(spans, key=lambda span: span.since)

@@ -78,9 +78,7 @@ def validate_tag_key(key: str) -> str:
     if len(key) > TAG_KEY_MAX:
         raise InvalidInput(f"tag key is {len(key)} characters long; the limit is {TAG_KEY_MAX}")
     if not _TAG_KEY_RE.fullmatch(key):
-        raise InvalidInput(
-            f"invalid tag key {_show(key)}: use ASCII letters, digits, spaces and '_ . / : -'"
-        )
+        raise InvalidInput(f"invalid tag key {_show(key)}: use ASCII letters, digits, spaces and '_ . / : -'")
     return key
 
 

@@ -7,6 +7,7 @@ write the changed files atomically → append one event per change.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import os
@@ -27,7 +28,15 @@ from mreg.entities import (
     ModelVersion,
     RegisteredModel,
 )
-from mreg.errors import AlreadyExists, Conflict, IntegrityError, InvalidInput, NotFound, StoreError
+from mreg.errors import (
+    AlreadyExists,
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    MregError,
+    NotFound,
+    StoreError,
+)
 from mreg.store import files, objects, records
 from mreg.store.layout import STORE_DIRNAME, Layout, version_from_filename
 from mreg.store.lock import StoreLock, lock_timeout_from_env
@@ -90,12 +99,12 @@ def locate_store(path: str | os.PathLike[str] | None = None) -> Path:
         candidate = folder / STORE_DIRNAME
         if (candidate / "config.toml").is_file():
             return Path(os.path.realpath(candidate))
-    raise NotFound(
-        f"no mreg store in {start} or any parent folder (run `mreg init`, or pass --store)"
-    )
+    raise NotFound(f"no mreg store in {start} or any parent folder (run `mreg init`, or pass --store)")
 
 
-def init_store(path: str | os.PathLike[str] | None = None, *, commit_objects: bool = False) -> tuple[Path, bool]:
+def init_store(
+    path: str | os.PathLike[str] | None = None, *, commit_objects: bool = False
+) -> tuple[Path, bool]:
     """Create a store in ``path`` (default: the working directory). Returns (store folder,
     whether it was created); an existing store is checked and left as it is."""
     given = Path(path).absolute() if path is not None else Path.cwd()
@@ -111,8 +120,9 @@ def init_store(path: str | os.PathLike[str] | None = None, *, commit_objects: bo
     layout = Layout(root)
     for folder in (layout.models, layout.objects):
         files.make_dirs(root, folder)
-    files.write_bytes_atomic(root, root / ".gitignore",
-                             (GITIGNORE + ("" if commit_objects else GITIGNORE_OBJECTS)).encode())
+    files.write_bytes_atomic(
+        root, root / ".gitignore", (GITIGNORE + ("" if commit_objects else GITIGNORE_OBJECTS)).encode()
+    )
     files.write_bytes_atomic(root, root / ".gitattributes", GITATTRIBUTES.encode())
     files.write_toml_atomic(root, layout.config, records.config_record(commit_objects=commit_objects))
     return root, True
@@ -126,7 +136,9 @@ class Registry:
     Method names and arguments follow MLflow's ``MlflowClient`` registry methods.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None
+    ) -> None:
         self.root = locate_store(path)
         self.layout = Layout(self.root)
         self.config = records.check_config(self.layout.config, self._read(self.layout.config))
@@ -169,8 +181,9 @@ class Registry:
             git_commit=gitinfo.head_commit(self.root.parent),
             **fields,
         )
-        self._write(self.layout.history_dir(model) / f"{event.id}.toml",
-                    history.event_record(event, with_model=False))
+        self._write(
+            self.layout.history_dir(model) / f"{event.id}.toml", history.event_record(event, with_model=False)
+        )
         return event
 
     # --------------------------------------------------------------------------------- reading
@@ -179,7 +192,9 @@ class Registry:
         names.validate_model_name(name)
         path = self.layout.model_file(name)
         record = self._read_or_none(path)
-        if record is None or (_CASE_INSENSITIVE_FS and name not in files.list_dir(self.root, self.layout.models)):
+        if record is None or (
+            _CASE_INSENSITIVE_FS and name not in files.list_dir(self.root, self.layout.models)
+        ):
             raise NotFound(f"model {name!r} not found{self._case_hint(name)}")
         return records.read_model(path, record)
 
@@ -196,7 +211,9 @@ class Registry:
 
     def _version_numbers(self, name: str) -> list[int]:
         """Every version number with a file, live or deleted, ascending."""
-        numbers = (version_from_filename(f) for f in files.list_dir(self.root, self.layout.versions_dir(name)))
+        numbers = (
+            version_from_filename(f) for f in files.list_dir(self.root, self.layout.versions_dir(name))
+        )
         return sorted(n for n in numbers if n is not None)
 
     def _version_fields(self, name: str, version: int) -> dict[str, Any] | None:
@@ -223,7 +240,9 @@ class Registry:
             aliases[alias] = records.read_alias(path, self._read(path))
         return aliases
 
-    def _model_version(self, name: str, version: int, fields: dict[str, Any], aliases: dict[str, int]) -> ModelVersion:
+    def _model_version(
+        self, name: str, version: int, fields: dict[str, Any], aliases: dict[str, int]
+    ) -> ModelVersion:
         return ModelVersion(
             name=name,
             version=version,
@@ -248,7 +267,9 @@ class Registry:
             if fields is not None and fields["status"] != records.STATUS_DELETED:
                 yield number, fields
 
-    def _latest_per_stage(self, name: str, aliases: dict[str, int], stages: Iterable[str] | None = None) -> list[ModelVersion]:
+    def _latest_per_stage(
+        self, name: str, aliases: dict[str, int], stages: Iterable[str] | None = None
+    ) -> list[ModelVersion]:
         wanted = set(names.STAGES if stages is None else (names.canonical_stage(s) for s in stages))
         found: dict[str, ModelVersion] = {}
         for number, fields in self._live_versions_descending(name):
@@ -274,14 +295,21 @@ class Registry:
     def model_names(self) -> list[str]:
         """Every registered model's name, sorted."""
         return [
-            n for n in files.list_dir(self.root, self.layout.models)
+            n
+            for n in files.list_dir(self.root, self.layout.models)
             if not n.startswith(".") and (self.layout.model_file(n)).is_file()
         ]
 
     # -------------------------------------------------------------------------- registered models
 
-    def create_registered_model(self, name: str, tags: dict[str, str] | None = None,
-                                description: str | None = None, *, message: str | None = None) -> RegisteredModel:
+    def create_registered_model(
+        self,
+        name: str,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+        *,
+        message: str | None = None,
+    ) -> RegisteredModel:
         """Create an empty registered model. Raises AlreadyExists if the name (in any case) is taken."""
         names.validate_model_name(name)
         tags = names.validate_tags(tags)
@@ -291,15 +319,27 @@ class Registry:
             self._create_model_locked(name, tags, description, message)
         return self.get_registered_model(name)
 
-    def _create_model_locked(self, name: str, tags: dict[str, str], description: str, message: str | None) -> None:
+    def _create_model_locked(
+        self, name: str, tags: dict[str, str], description: str, message: str | None
+    ) -> None:
         if self.layout.model_file(name).exists():
             raise AlreadyExists(f"model {name!r} already exists")
         other = self._name_taken_ignoring_case(name)
         if other is not None:
-            raise AlreadyExists(f"model {other!r} already exists; names that differ only in case may not coexist")
+            raise AlreadyExists(
+                f"model {other!r} already exists; names that differ only in case may not coexist"
+            )
         when = history.now()
-        self._write(self.layout.model_file(name), records.model_record(
-            created_at=when, created_by=current_user(), updated_at=when, description=description, tags=tags))
+        self._write(
+            self.layout.model_file(name),
+            records.model_record(
+                created_at=when,
+                created_by=current_user(),
+                updated_at=when,
+                description=description,
+                tags=tags,
+            ),
+        )
         self._event(name, "model_created", message=message, new=name)
         for key, value in tags.items():
             self._event(name, "model_tag_set", key=key, new=value, message=message)
@@ -311,7 +351,9 @@ class Registry:
         """Every registered model, by name."""
         return [self.get_registered_model(n) for n in self.model_names()]
 
-    def rename_registered_model(self, name: str, new_name: str, *, message: str | None = None) -> RegisteredModel:
+    def rename_registered_model(
+        self, name: str, new_name: str, *, message: str | None = None
+    ) -> RegisteredModel:
         """Rename a model; its versions, aliases, tags and history move with it (one folder rename)."""
         names.validate_model_name(name)
         names.validate_model_name(new_name)
@@ -324,15 +366,26 @@ class Registry:
                 raise AlreadyExists(f"model {new_name!r} already exists")
             other = self._name_taken_ignoring_case(new_name, ignore=name)
             if other is not None:
-                raise AlreadyExists(f"model {other!r} already exists; names that differ only in case may not coexist")
+                raise AlreadyExists(
+                    f"model {other!r} already exists; names that differ only in case may not coexist"
+                )
             files.rename(self.root, self.layout.model_dir(name), self.layout.model_dir(new_name))
-            self._write(self.layout.model_file(new_name), records.model_record(
-                created_at=fields["created_at"], created_by=fields["created_by"], updated_at=history.now(),
-                description=fields["description"], tags=fields["tags"]))
+            self._write(
+                self.layout.model_file(new_name),
+                records.model_record(
+                    created_at=fields["created_at"],
+                    created_by=fields["created_by"],
+                    updated_at=history.now(),
+                    description=fields["description"],
+                    tags=fields["tags"],
+                ),
+            )
             self._event(new_name, "model_renamed", old=name, new=new_name, message=message)
         return self.get_registered_model(new_name)
 
-    def update_registered_model(self, name: str, description: str | None = None, *, message: str | None = None) -> RegisteredModel:
+    def update_registered_model(
+        self, name: str, description: str | None = None, *, message: str | None = None
+    ) -> RegisteredModel:
         """Replace a model's description (Markdown)."""
         names.validate_model_name(name)
         description = names.validate_text(description or "", "description")
@@ -341,7 +394,9 @@ class Registry:
             fields = self._model_fields(name)
             if fields["description"] != description:
                 self._write_model(name, fields, description=description)
-                self._event(name, "model_described", old=fields["description"], new=description, message=message)
+                self._event(
+                    name, "model_described", old=fields["description"], new=description, message=message
+                )
         return self.get_registered_model(name)
 
     def _write_model(self, name: str, fields: dict[str, Any], **changes: Any) -> None:
@@ -359,19 +414,32 @@ class Registry:
             trash = self.layout.trash / f"{name}.{history.event_id(history.now())}"
             files.rename(self.root, self.layout.model_dir(name), trash)
             when = history.now()
-            event = Event(id=history.event_id(when), time=when, user=current_user(), action="model_deleted",
-                          model=name, old=f"{len(versions)} live version(s)", message=message,
-                          git_commit=gitinfo.head_commit(self.root.parent))
-            self._write(self.layout.store_history / f"{event.id}.toml", history.event_record(event, with_model=True))
+            event = Event(
+                id=history.event_id(when),
+                time=when,
+                user=current_user(),
+                action="model_deleted",
+                model=name,
+                old=f"{len(versions)} live version(s)",
+                message=message,
+                git_commit=gitinfo.head_commit(self.root.parent),
+            )
+            self._write(
+                self.layout.store_history / f"{event.id}.toml", history.event_record(event, with_model=True)
+            )
             files.checkpoint("remove trash")
             shutil.rmtree(trash, ignore_errors=True)
 
     # ------------------------------------------------------------------------------ model tags
 
-    def set_registered_model_tag(self, name: str, key: str, value: str, *, message: str | None = None) -> None:
+    def set_registered_model_tag(
+        self, name: str, key: str, value: str, *, message: str | None = None
+    ) -> None:
         self.set_registered_model_tags(name, {key: value}, message=message)
 
-    def set_registered_model_tags(self, name: str, tags: dict[str, str], *, message: str | None = None) -> None:
+    def set_registered_model_tags(
+        self, name: str, tags: dict[str, str], *, message: str | None = None
+    ) -> None:
         """Set several tags of a model in one step."""
         names.validate_model_name(name)
         tags = names.validate_tags(tags)
@@ -383,12 +451,16 @@ class Registry:
                 return
             self._write_model(name, fields, tags={**fields["tags"], **changed})
             for key, value in changed.items():
-                self._event(name, "model_tag_set", key=key, old=fields["tags"].get(key), new=value, message=message)
+                self._event(
+                    name, "model_tag_set", key=key, old=fields["tags"].get(key), new=value, message=message
+                )
 
     def delete_registered_model_tag(self, name: str, key: str, *, message: str | None = None) -> None:
         self.delete_registered_model_tags(name, [key], message=message)
 
-    def delete_registered_model_tags(self, name: str, keys: Iterable[str], *, message: str | None = None) -> None:
+    def delete_registered_model_tags(
+        self, name: str, keys: Iterable[str], *, message: str | None = None
+    ) -> None:
         """Delete tags of a model; a key that is not set is not an error."""
         names.validate_model_name(name)
         keys = [names.validate_tag_key(k) for k in keys]
@@ -398,7 +470,9 @@ class Registry:
             present = [k for k in keys if k in fields["tags"]]
             if not present:
                 return
-            self._write_model(name, fields, tags={k: v for k, v in fields["tags"].items() if k not in present})
+            self._write_model(
+                name, fields, tags={k: v for k, v in fields["tags"].items() if k not in present}
+            )
             for key in present:
                 self._event(name, "model_tag_deleted", key=key, old=fields["tags"][key], message=message)
 
@@ -438,18 +512,38 @@ class Registry:
             numbers = self._version_numbers(name)
             version = (numbers[-1] if numbers else 0) + 1
             when = history.now()
-            self._write(self.layout.version_file(name, version), records.version_record(
-                status=records.STATUS_READY, created_at=when, created_by=current_user(), updated_at=when,
-                source=source_text, run_id=run_id, run_link=run_link, description=description,
-                stage="None", artifact=artifact, lineage=lineage, tags=tags))
-            self._event(name, "version_registered", version=version, new=artifact.to_dict()["digest"] or artifact.uri,
-                        message=message)
+            self._write(
+                self.layout.version_file(name, version),
+                records.version_record(
+                    status=records.STATUS_READY,
+                    created_at=when,
+                    created_by=current_user(),
+                    updated_at=when,
+                    source=source_text,
+                    run_id=run_id,
+                    run_link=run_link,
+                    description=description,
+                    stage="None",
+                    artifact=artifact,
+                    lineage=lineage,
+                    tags=tags,
+                ),
+            )
+            self._event(
+                name,
+                "version_registered",
+                version=version,
+                new=artifact.to_dict()["digest"] or artifact.uri,
+                message=message,
+            )
             current = self._aliases(name)
             for alias in alias_list:
                 self._set_alias_locked(name, alias, version, current, message)
         return self.get_model_version(name, version)
 
-    def _store_artifact(self, source: str | os.PathLike[str], progress: Callable[[int], None] | None) -> tuple[Artifact, str, Path | None]:
+    def _store_artifact(
+        self, source: str | os.PathLike[str], progress: Callable[[int], None] | None
+    ) -> tuple[Artifact, str, Path | None]:
         text = os.fspath(source)
         if not isinstance(text, str) or not text:
             raise InvalidInput("source must not be empty")
@@ -460,12 +554,28 @@ class Registry:
         if path.is_dir():
             entries = objects.put_tree(self.layout, path, progress)
             files_ = tuple(ArtifactFile(e.path, e.sha256, e.size) for e in entries)
-            return Artifact(kind="directory", digest=objects.tree_digest(entries),
-                            size=sum(e.size for e in entries), files=files_), text, path
+            return (
+                Artifact(
+                    kind="directory",
+                    digest=objects.tree_digest(entries),
+                    size=sum(e.size for e in entries),
+                    files=files_,
+                ),
+                text,
+                path,
+            )
         if path.is_file():
             entry = objects.put_file(self.layout, path, progress)
-            return Artifact(kind="file", digest=entry.sha256, size=entry.size,
-                            files=(ArtifactFile(entry.path, entry.sha256, entry.size),)), text, path
+            return (
+                Artifact(
+                    kind="file",
+                    digest=entry.sha256,
+                    size=entry.size,
+                    files=(ArtifactFile(entry.path, entry.sha256, entry.size),),
+                ),
+                text,
+                path,
+            )
         if path.exists():
             raise InvalidInput(f"source {text} is neither a file nor a folder")
         raise NotFound(f"source {text} does not exist")
@@ -488,8 +598,9 @@ class Registry:
                     result.append(self._model_version(model, number, fields, aliases))
         return result
 
-    def update_model_version(self, name: str, version: int | str, description: str | None = None, *,
-                             message: str | None = None) -> ModelVersion:
+    def update_model_version(
+        self, name: str, version: int | str, description: str | None = None, *, message: str | None = None
+    ) -> ModelVersion:
         """Replace a version's description."""
         names.validate_model_name(name)
         number = names.validate_version(version)
@@ -499,17 +610,35 @@ class Registry:
             fields = self._live_version_fields(name, number)
             if fields["description"] != description:
                 self._write_version(name, number, fields, description=description)
-                self._event(name, "version_described", version=number, old=fields["description"],
-                            new=description, message=message)
+                self._event(
+                    name,
+                    "version_described",
+                    version=number,
+                    old=fields["description"],
+                    new=description,
+                    message=message,
+                )
         return self.get_model_version(name, number)
 
     def _write_version(self, name: str, version: int, fields: dict[str, Any], **changes: Any) -> None:
         merged = {**fields, **changes, "updated_at": history.now()}
-        self._write(self.layout.version_file(name, version), records.version_record(
-            status=merged["status"], created_at=merged["created_at"], created_by=merged["created_by"],
-            updated_at=merged["updated_at"], source=merged["source"], run_id=merged["run_id"],
-            run_link=merged["run_link"], description=merged["description"], stage=merged["stage"],
-            artifact=merged["artifact"], lineage=merged["lineage"], tags=merged["tags"]))
+        self._write(
+            self.layout.version_file(name, version),
+            records.version_record(
+                status=merged["status"],
+                created_at=merged["created_at"],
+                created_by=merged["created_by"],
+                updated_at=merged["updated_at"],
+                source=merged["source"],
+                run_id=merged["run_id"],
+                run_link=merged["run_link"],
+                description=merged["description"],
+                stage=merged["stage"],
+                artifact=merged["artifact"],
+                lineage=merged["lineage"],
+                tags=merged["tags"],
+            ),
+        )
 
     def delete_model_version(self, name: str, version: int | str, *, message: str | None = None) -> None:
         """Delete a version: its aliases are removed first, then its record becomes a tombstone
@@ -522,23 +651,43 @@ class Registry:
             for alias, target in self._aliases(name).items():
                 if target == number:
                     files.remove_file(self.root, self.layout.alias_file(name, alias))
-                    self._event(name, "alias_deleted", alias=alias, old=number,
-                                reason=f"version {number} deleted", message=message)
+                    self._event(
+                        name,
+                        "alias_deleted",
+                        alias=alias,
+                        old=number,
+                        reason=f"version {number} deleted",
+                        message=message,
+                    )
             when = history.now()
-            self._write(self.layout.version_file(name, number), records.tombstone_record(
-                created_at=fields["created_at"], created_by=fields["created_by"], deleted_at=when,
-                deleted_by=current_user(), source=fields["source"]))
-            self._event(name, "version_deleted", version=number, old=fields["artifact"].to_dict()["digest"]
-                        or fields["artifact"].uri, message=message)
+            self._write(
+                self.layout.version_file(name, number),
+                records.tombstone_record(
+                    created_at=fields["created_at"],
+                    created_by=fields["created_by"],
+                    deleted_at=when,
+                    deleted_by=current_user(),
+                    source=fields["source"],
+                ),
+            )
+            self._event(
+                name,
+                "version_deleted",
+                version=number,
+                old=fields["artifact"].to_dict()["digest"] or fields["artifact"].uri,
+                message=message,
+            )
 
     # ------------------------------------------------------------------------------ version tags
 
-    def set_model_version_tag(self, name: str, version: int | str, key: str, value: str, *,
-                              message: str | None = None) -> None:
+    def set_model_version_tag(
+        self, name: str, version: int | str, key: str, value: str, *, message: str | None = None
+    ) -> None:
         self.set_model_version_tags(name, version, {key: value}, message=message)
 
-    def set_model_version_tags(self, name: str, version: int | str, tags: dict[str, str], *,
-                               message: str | None = None) -> None:
+    def set_model_version_tags(
+        self, name: str, version: int | str, tags: dict[str, str], *, message: str | None = None
+    ) -> None:
         names.validate_model_name(name)
         number = names.validate_version(version)
         tags = names.validate_tags(tags)
@@ -550,14 +699,24 @@ class Registry:
                 return
             self._write_version(name, number, fields, tags={**fields["tags"], **changed})
             for key, value in changed.items():
-                self._event(name, "version_tag_set", version=number, key=key, old=fields["tags"].get(key),
-                            new=value, message=message)
+                self._event(
+                    name,
+                    "version_tag_set",
+                    version=number,
+                    key=key,
+                    old=fields["tags"].get(key),
+                    new=value,
+                    message=message,
+                )
 
-    def delete_model_version_tag(self, name: str, version: int | str, key: str, *, message: str | None = None) -> None:
+    def delete_model_version_tag(
+        self, name: str, version: int | str, key: str, *, message: str | None = None
+    ) -> None:
         self.delete_model_version_tags(name, version, [key], message=message)
 
-    def delete_model_version_tags(self, name: str, version: int | str, keys: Iterable[str], *,
-                                  message: str | None = None) -> None:
+    def delete_model_version_tags(
+        self, name: str, version: int | str, keys: Iterable[str], *, message: str | None = None
+    ) -> None:
         names.validate_model_name(name)
         number = names.validate_version(version)
         keys = [names.validate_tag_key(k) for k in keys]
@@ -567,16 +726,30 @@ class Registry:
             present = [k for k in keys if k in fields["tags"]]
             if not present:
                 return
-            self._write_version(name, number, fields, tags={k: v for k, v in fields["tags"].items() if k not in present})
+            self._write_version(
+                name, number, fields, tags={k: v for k, v in fields["tags"].items() if k not in present}
+            )
             for key in present:
-                self._event(name, "version_tag_deleted", version=number, key=key, old=fields["tags"][key],
-                            message=message)
+                self._event(
+                    name,
+                    "version_tag_deleted",
+                    version=number,
+                    key=key,
+                    old=fields["tags"][key],
+                    message=message,
+                )
 
     # ------------------------------------------------------------------------------------ stages
 
-    def transition_model_version_stage(self, name: str, version: int | str, stage: str,
-                                       archive_existing_versions: bool = False, *,
-                                       message: str | None = None) -> ModelVersion:
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        archive_existing_versions: bool = False,
+        *,
+        message: str | None = None,
+    ) -> ModelVersion:
         """Move a version to a stage (None, Staging, Production, Archived); with
         ``archive_existing_versions`` the other versions in that stage become Archived."""
         names.validate_model_name(name)
@@ -591,12 +764,25 @@ class Registry:
                 for other, other_fields in self._live_versions_descending(name):
                     if other != number and other_fields["stage"] == stage:
                         self._write_version(name, other, other_fields, stage="Archived")
-                        self._event(name, "version_stage_changed", version=other, old=stage, new="Archived",
-                                    reason=f"version {number} moved to {stage}", message=message)
+                        self._event(
+                            name,
+                            "version_stage_changed",
+                            version=other,
+                            old=stage,
+                            new="Archived",
+                            reason=f"version {number} moved to {stage}",
+                            message=message,
+                        )
             if fields["stage"] != stage:
                 self._write_version(name, number, fields, stage=stage)
-                self._event(name, "version_stage_changed", version=number, old=fields["stage"], new=stage,
-                            message=message)
+                self._event(
+                    name,
+                    "version_stage_changed",
+                    version=number,
+                    old=fields["stage"],
+                    new=stage,
+                    message=message,
+                )
         return self.get_model_version(name, number)
 
     def get_latest_versions(self, name: str, stages: Iterable[str] | None = None) -> list[ModelVersion]:
@@ -606,8 +792,15 @@ class Registry:
 
     # ----------------------------------------------------------------------------------- aliases
 
-    def set_registered_model_alias(self, name: str, alias: str, version: int | str, *,
-                                   expect: int | None = None, message: str | None = None) -> None:
+    def set_registered_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        *,
+        expect: int | None = None,
+        message: str | None = None,
+    ) -> None:
         """Point ``alias`` at ``version`` (creating or moving it). With ``expect``, the alias must
         currently point at that version (0: must not exist yet), or Conflict is raised."""
         names.validate_model_name(name)
@@ -626,17 +819,29 @@ class Registry:
                 )
             self._set_alias_locked(name, alias, number, current, message)
 
-    def _set_alias_locked(self, name: str, alias: str, version: int, current: dict[str, int], message: str | None) -> None:
+    def _set_alias_locked(
+        self, name: str, alias: str, version: int, current: dict[str, int], message: str | None
+    ) -> None:
         old = current.get(alias)
         if old == version:
             return
         folded = alias.casefold()
         for existing in current:
             if existing != alias and existing.casefold() == folded:
-                raise AlreadyExists(f"alias {existing!r} of model {name!r} exists; aliases that differ only in case may not coexist")
+                raise AlreadyExists(
+                    f"alias {existing!r} of model {name!r} exists; "
+                    "aliases that differ only in case may not coexist"
+                )
         self._write(self.layout.alias_file(name, alias), records.alias_record(version))
         current[alias] = version
-        self._event(name, "alias_set" if old is None else "alias_moved", alias=alias, old=old, new=version, message=message)
+        self._event(
+            name,
+            "alias_set" if old is None else "alias_moved",
+            alias=alias,
+            old=old,
+            new=version,
+            message=message,
+        )
 
     def delete_registered_model_alias(self, name: str, alias: str, *, message: str | None = None) -> None:
         """Remove an alias; removing one that does not exist is not an error."""
@@ -692,10 +897,10 @@ class Registry:
 
     def artifact_path(self, version: ModelVersion) -> Path:
         """A local path holding the version's artifact: the blob for a file, a materialized
-        folder for a directory. A URI reference has no local path (InvalidInput)."""
+        folder for a directory. A URI reference has no local path (MregError, exit 1)."""
         artifact = version.artifact
         if artifact.kind == "uri":
-            raise InvalidInput(
+            raise MregError(
                 f"version {version.version} of model {version.name!r} is a reference to {artifact.uri}; "
                 "mreg holds no local copy (use --field source)"
             )
@@ -707,10 +912,18 @@ class Registry:
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
         mv = self.get_model_version(name, version)
-        return mv.artifact.uri if mv.artifact.kind == "uri" and mv.artifact.uri else str(self.artifact_path(mv))
+        return (
+            mv.artifact.uri if mv.artifact.kind == "uri" and mv.artifact.uri else str(self.artifact_path(mv))
+        )
 
-    def download_artifact(self, version: ModelVersion, dest: str | os.PathLike[str], *, force: bool = False,
-                          progress: Callable[[int], None] | None = None) -> Path:
+    def download_artifact(
+        self,
+        version: ModelVersion,
+        dest: str | os.PathLike[str],
+        *,
+        force: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> Path:
         """Copy a version's artifact to ``dest``, checking every file's sha256 on the way. Nothing
         is left at ``dest`` on failure; an existing ``dest`` is replaced only with ``force``."""
         artifact = version.artifact
@@ -724,13 +937,17 @@ class Registry:
         try:
             if artifact.kind == "file":
                 entry = artifact.files[0]
-                objects.copy_blob_verified(self.layout, objects.FileEntry(entry.path, entry.sha256, entry.size), tmp, progress)
+                objects.copy_blob_verified(
+                    self.layout, objects.FileEntry(entry.path, entry.sha256, entry.size), tmp, progress
+                )
             else:
                 tmp.mkdir()
                 for entry in artifact.files:
                     out = tmp / entry.path
                     out.parent.mkdir(parents=True, exist_ok=True)
-                    objects.copy_blob_verified(self.layout, objects.FileEntry(entry.path, entry.sha256, entry.size), out, progress)
+                    objects.copy_blob_verified(
+                        self.layout, objects.FileEntry(entry.path, entry.sha256, entry.size), out, progress
+                    )
             _replace(tmp, target)
         except BaseException:
             _remove_any(tmp)
@@ -739,15 +956,27 @@ class Registry:
 
     # ----------------------------------------------------------------------------------- history
 
-    def get_history(self, name: str, *, alias: str | None = None, since: dt.datetime | None = None,
-                    limit: int | None = None) -> list[Event]:
+    def get_history(
+        self,
+        name: str,
+        *,
+        alias: str | None = None,
+        since: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
         """Events of a model, oldest first: its own history plus store-level events naming it
         (a deletion). ``limit`` keeps the newest ``limit`` events."""
         names.validate_model_name(name)
         if alias is not None:
             names.validate_alias(alias)
-        events = history.read_events(self.root, self.layout.history_dir(name), name) if self.layout.model_file(name).exists() else []
-        events += [e for e in history.read_events(self.root, self.layout.store_history, "") if e.model == name]
+        events = (
+            history.read_events(self.root, self.layout.history_dir(name), name)
+            if self.layout.model_file(name).exists()
+            else []
+        )
+        events += [
+            e for e in history.read_events(self.root, self.layout.store_history, "") if e.model == name
+        ]
         if not events:
             self._model_fields(name)
         events.sort(key=lambda e: e.id)
@@ -759,7 +988,7 @@ class Registry:
         if limit is not None:
             if limit < 0:
                 raise InvalidInput("limit must be 0 or more")
-            events = events[len(events) - limit:] if limit else []
+            events = events[len(events) - limit :] if limit else []
         return events
 
     def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasSpan]:
@@ -779,8 +1008,10 @@ class Registry:
         for entry in version.artifact.files:
             actual = objects.hash_blob(self.layout, entry.sha256)
             if actual != entry.sha256:
-                raise IntegrityError(f"object of {entry.path!r} in version {version.version} of "
-                                     f"{version.name!r} is corrupt (sha256 {actual[:12]}…)")
+                raise IntegrityError(
+                    f"object of {entry.path!r} in version {version.version} of "
+                    f"{version.name!r} is corrupt (sha256 {actual[:12]}…)"
+                )
 
 
 def _replace(tmp: Path, target: Path) -> None:
@@ -797,10 +1028,8 @@ def _remove_any(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        except FileNotFoundError:
-            pass
 
 
 __all__ = ["Lineage", "Registry", "init_store", "locate_store"]

@@ -44,7 +44,7 @@ def checkpoint(step: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def display_path(path: Path) -> str:
+def display_path(path: Path | str) -> str:
     """The path as a user should see it in a message: relative to the working folder if inside."""
     try:
         return os.path.relpath(path)

@@ -7,6 +7,7 @@ final name, so a blob is either whole or absent. Identical content is stored onc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -81,10 +82,8 @@ def put_file(layout: Layout, source: Path, progress: Progress | None = None) -> 
             os.close(dst)
     except BaseException:
         os.close(src)
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     os.close(src)
     final = layout.blob(hexdigest)
@@ -135,7 +134,9 @@ def blob_path(layout: Layout, hexdigest: str) -> Path:
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        raise IntegrityError(f"object {hexdigest[:12]}… is missing from {files.display_path(layout.objects)}") from None
+        raise IntegrityError(
+            f"object {hexdigest[:12]}… is missing from {files.display_path(layout.objects)}"
+        ) from None
     if not stat.S_ISREG(mode):
         raise StoreError(f"{files.display_path(path)} is not a regular file")
     return path
@@ -151,7 +152,9 @@ def hash_blob(layout: Layout, hexdigest: str) -> str:
     return digest.hexdigest()
 
 
-def copy_blob_verified(layout: Layout, entry: FileEntry, dest: Path, progress: Progress | None = None) -> None:
+def copy_blob_verified(
+    layout: Layout, entry: FileEntry, dest: Path, progress: Progress | None = None
+) -> None:
     """Copy a blob to ``dest`` (a new file), checking its sha256 on the way."""
     path = blob_path(layout, entry.sha256)
     src = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)

@@ -33,7 +33,15 @@ class RecordReader:
     def fail(self, what: str) -> StoreError:
         return StoreError(f"{display_path(self.path)}: {what}")
 
-    def get(self, key: str, kind: type, *, required: bool = False, default: Any = None, within: dict[str, Any] | None = None) -> Any:
+    def get(
+        self,
+        key: str,
+        kind: type,
+        *,
+        required: bool = False,
+        default: Any = None,
+        within: dict[str, Any] | None = None,
+    ) -> Any:
         source = self.record if within is None else within
         if key not in source:
             if required:
@@ -44,9 +52,11 @@ class RecordReader:
             raise self.fail(f"'{key}' must be an integer")
         if not isinstance(value, kind):
             raise self.fail(f"'{key}' must be {_kind_name(kind)}")
-        if kind is dt.datetime and value.tzinfo is None:
-            raise self.fail(f"'{key}' must carry a UTC offset")
-        return value.astimezone(dt.UTC) if kind is dt.datetime else value
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                raise self.fail(f"'{key}' must carry a UTC offset")
+            return value.astimezone(dt.UTC)
+        return value
 
     def table(self, key: str) -> dict[str, Any]:
         return self.get(key, dict, default={})  # type: ignore[no-any-return]
@@ -60,8 +70,14 @@ class RecordReader:
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "an integer", bool: "true or false", dict: "a table",
-            list: "an array", dt.datetime: "a date-time"}.get(kind, kind.__name__)
+    return {
+        str: "a string",
+        int: "an integer",
+        bool: "true or false",
+        dict: "a table",
+        list: "an array",
+        dt.datetime: "a date-time",
+    }.get(kind, kind.__name__)
 
 
 # ---------------------------------------------------------------------------------------- config
@@ -88,8 +104,14 @@ def check_config(path: Path, record: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------- model
 
 
-def model_record(*, created_at: dt.datetime, created_by: str, updated_at: dt.datetime,
-                 description: str, tags: dict[str, str]) -> dict[str, Any]:
+def model_record(
+    *,
+    created_at: dt.datetime,
+    created_by: str,
+    updated_at: dt.datetime,
+    description: str,
+    tags: dict[str, str],
+) -> dict[str, Any]:
     return {
         "created_at": created_at,
         "created_by": created_by,
@@ -124,10 +146,21 @@ def artifact_record(artifact: Artifact) -> dict[str, Any]:
     }
 
 
-def version_record(*, status: str, created_at: dt.datetime, created_by: str,
-                   updated_at: dt.datetime, source: str, run_id: str, run_link: str,
-                   description: str, stage: str, artifact: Artifact, lineage: Lineage,
-                   tags: dict[str, str]) -> dict[str, Any]:
+def version_record(
+    *,
+    status: str,
+    created_at: dt.datetime,
+    created_by: str,
+    updated_at: dt.datetime,
+    source: str,
+    run_id: str,
+    run_link: str,
+    description: str,
+    stage: str,
+    artifact: Artifact,
+    lineage: Lineage,
+    tags: dict[str, str],
+) -> dict[str, Any]:
     return {
         "status": status,
         "created_at": created_at,
@@ -144,8 +177,9 @@ def version_record(*, status: str, created_at: dt.datetime, created_by: str,
     }
 
 
-def tombstone_record(*, created_at: dt.datetime, created_by: str, deleted_at: dt.datetime,
-                     deleted_by: str, source: str) -> dict[str, Any]:
+def tombstone_record(
+    *, created_at: dt.datetime, created_by: str, deleted_at: dt.datetime, deleted_by: str, source: str
+) -> dict[str, Any]:
     """What a deleted version leaves: enough to keep its number taken, and no artifact."""
     return {
         "status": STATUS_DELETED,
@@ -159,8 +193,13 @@ def tombstone_record(*, created_at: dt.datetime, created_by: str, deleted_at: dt
 
 def _check_manifest_path(r: RecordReader, rel: str) -> None:
     parts = rel.split("/")
-    if (not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel
-            or any(p in ("", ".", "..") for p in parts)):
+    if (
+        not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or "\x00" in rel
+        or any(p in ("", ".", "..") for p in parts)
+    ):
         raise r.fail(f"artifact file path {rel!r} is not a plain relative path")
 
 

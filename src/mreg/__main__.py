@@ -1,0 +1,5 @@
+"""``python -m mreg``: the same as the ``mreg`` command."""
+
+from mreg.cli.app import main
+
+main()

@@ -1,0 +1,101 @@
+"""What every command shares: the global options, the registry they open, typed option aliases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mreg.entities import ModelVersion, iso
+from mreg.errors import InvalidInput
+from mreg.registry import Registry
+
+
+@dataclass
+class Options:
+    store: Path | None = None
+    debug: bool = False
+    lock_timeout: float | None = None
+
+
+def options(ctx: typer.Context) -> Options:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Options):
+        root.obj = Options()
+    return root.obj
+
+
+def open_registry(ctx: typer.Context) -> Registry:
+    opts = options(ctx)
+    return Registry(opts.store, lock_timeout=opts.lock_timeout)
+
+
+def read_description(text: str | None, file: Path | None) -> str | None:
+    """``--description`` or ``--description-file`` (Markdown), not both."""
+    if text is not None and file is not None:
+        raise InvalidInput("give --description or --description-file, not both")
+    if file is None:
+        return text
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        from mreg.errors import NotFound
+
+        raise NotFound(f"description file {file} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InvalidInput(f"cannot read description file {file}: {err}") from None
+
+
+def parse_since(text: str | None) -> dt.datetime | None:
+    """``2026-11-01``, ``2026-11-01T09:30``, with an optional offset; naive means UTC."""
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"invalid date {text!r}: expected ISO-8601, e.g. 2026-11-01 or 2026-11-01T09:30Z"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def short_time(when: dt.datetime | None) -> str:
+    """``2026-11-26 10:35:40`` (UTC) for tables; JSON carries the full ISO form."""
+    if when is None:
+        return ""
+    return (iso(when) or "")[:19].replace("T", " ")
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(size)
+
+
+def version_row(mv: ModelVersion, *, with_name: bool) -> list[str]:
+    return [
+        *([mv.name] if with_name else []),
+        str(mv.version),
+        ",".join(mv.aliases),
+        "" if mv.current_stage == "None" else mv.current_stage,
+        short_time(mv.created_at),
+        mv.user_id,
+        human_size(mv.artifact.size) if mv.artifact.kind != "uri" else "ref",
+        mv.run_id,
+    ]
+
+
+VERSION_HEADERS = ["version", "aliases", "stage", "created", "by", "size", "run"]
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON (documented in docs/json-output.md).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the essential value.")]
+Message = Annotated[str | None, typer.Option("--message", "-m", help="Why: recorded in the model's history.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]

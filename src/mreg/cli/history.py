@@ -1,0 +1,92 @@
+"""``mreg history``: who changed what, when and why."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mreg.cli.common import Json, open_registry, parse_since, short_time
+from mreg.cli.output import emit_json, message, table
+from mreg.entities import Event
+
+
+def describe(event: Event) -> str:
+    """One human line for an event."""
+    a, v = event.action, event.version
+    old, new = event.old, event.new
+    text = {
+        "model_created": "model created",
+        "model_renamed": f"renamed {old} → {new}",
+        "model_described": "description changed",
+        "model_deleted": f"model deleted ({old})",
+        "model_tag_set": f"tag {event.key} = {new!s:.60}"
+        + (f" (was {old!s:.40})" if old is not None else ""),
+        "model_tag_deleted": f"tag {event.key} removed",
+        "version_registered": f"version {v} registered",
+        "version_described": f"version {v} description changed",
+        "version_deleted": f"version {v} deleted",
+        "version_stage_changed": f"version {v} stage {old} → {new}",
+        "version_tag_set": f"version {v} tag {event.key} = {new!s:.60}",
+        "version_tag_deleted": f"version {v} tag {event.key} removed",
+        "alias_set": f"@{event.alias} → {new}",
+        "alias_moved": f"@{event.alias} {old} → {new}",
+        "alias_deleted": f"@{event.alias} removed (was {old})",
+    }.get(a, a)
+    if event.reason:
+        text += f" [{event.reason}]"
+    return text
+
+
+def history(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)],
+    alias: Annotated[
+        str | None, typer.Option("--alias", "-a", help="Which versions held this alias, from when to when.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only events at or after this date (ISO-8601, UTC).")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=0, help="Only the newest N events.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Show every change to a model: versions, alias moves, stages, tags, with who and why.
+
+    Examples:
+
+      mreg history fraud --since 2026-11-01
+
+      mreg history fraud --alias champion     (which versions were champion, from when to when)
+    """
+    registry = open_registry(ctx)
+    if alias is not None:
+        spans = registry.get_alias_history(name, alias)
+        if as_json:
+            emit_json({"name": name, "alias": alias, "spans": [s.to_dict() for s in spans]})
+            return
+        rows = [
+            [
+                str(s.version),
+                short_time(s.since),
+                short_time(s.until) if s.until else "now",
+                s.set_by,
+                s.message or "",
+            ]
+            for s in spans
+        ]
+        table(["version", "from", "until", "set by", "message"], rows, title=f"{name}@{alias}")
+        if not spans:
+            message(f"{name}@{alias} has never been set")
+        return
+    events = registry.get_history(name, since=parse_since(since), limit=limit)
+    if as_json:
+        emit_json({"name": name, "events": [e.to_dict() for e in events]})
+        return
+    rows = [
+        [short_time(e.time), e.user, describe(e), e.message or "", (e.git_commit or "")[:10]] for e in events
+    ]
+    table(["time (UTC)", "who", "what", "message", "commit"], rows, title=f"history of {name}")
+    if not events:
+        message("no events")

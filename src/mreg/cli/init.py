@@ -1,0 +1,40 @@
+"""``mreg init``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mreg.cli.common import Json, options
+from mreg.cli.output import emit_json, message
+from mreg.registry import init_store
+
+
+def init(
+    ctx: typer.Context,
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Folder to create .mreg/ in [default: --store, else the working directory]."),
+    ] = None,
+    commit_objects: Annotated[
+        bool,
+        typer.Option(
+            "--commit-objects",
+            help="Let git track artifact blobs (small models); by default .mreg/.gitignore keeps them out.",
+        ),
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Create a registry (.mreg/) in a folder.
+
+    Running it again on an existing store checks the store and changes nothing.
+
+    Example:  mreg init && git add .mreg
+    """
+    root, created = init_store(path or options(ctx).store, commit_objects=commit_objects)
+    if as_json:
+        emit_json({"store": str(root), "created": created})
+    else:
+        message(f"{'Initialized empty' if created else 'Found existing'} mreg store in {root}")

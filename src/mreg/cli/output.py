@@ -1,0 +1,53 @@
+"""Where command results go: JSON for scripts, Rich on a terminal, plain text when piped.
+
+Data goes to stdout, messages and errors to stderr. Rich is imported lazily (``render``), so a
+command whose output is piped or JSON never pays for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def emit_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def message(text: str) -> None:
+    """A message for the person at the terminal (stderr, so stdout stays data)."""
+    sys.stderr.write(text + "\n")
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded with two spaces; the last column is not padded."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = []
+    for row in [headers, *rows]:
+        cells = [cell.ljust(widths[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None) -> None:
+    """A table: Rich on a terminal, plain columns otherwise."""
+    if stdout_is_terminal():
+        from mreg.cli import render
+
+        render.table(headers, rows, title=title)
+    elif rows:
+        emit_line(plain_table(headers, rows))

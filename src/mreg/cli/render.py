@@ -1,0 +1,68 @@
+"""Rich rendering, imported only when output goes to a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console, Group, RenderableType
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from mreg.entities import ModelVersion, RegisteredModel
+
+console = Console()
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None) -> None:
+    if not rows:
+        return
+    grid = Table(*headers, title=title, header_style="bold", title_justify="left")
+    for row in rows:
+        grid.add_row(*(Text(cell) for cell in row))
+    console.print(grid)
+
+
+def key_values(pairs: Sequence[tuple[str, str]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for key, value in pairs:
+        grid.add_row(key, Text(value))
+    return grid
+
+
+def model_card(
+    model: RegisteredModel,
+    summary: Sequence[tuple[str, str]],
+    versions: tuple[Sequence[str], Sequence[Sequence[str]]],
+) -> None:
+    parts: list[RenderableType] = [key_values(summary)]
+    if model.description:
+        parts += [Text(""), Markdown(model.description)]
+    if model.tags:
+        tags = Table("tag", "value", header_style="bold", box=None)
+        for key, value in model.tags.items():
+            tags.add_row(Text(key), Text(value))
+        parts += [Text(""), tags]
+    headers, rows = versions
+    if rows:
+        grid = Table(*headers, header_style="bold", box=None, title="versions", title_justify="left")
+        for row in rows:
+            grid.add_row(*(Text(cell) for cell in row))
+        parts += [Text(""), grid]
+    console.print(Panel(Group(*parts), title=Text(model.name, style="bold"), title_align="left"))
+
+
+def version_card(version: ModelVersion, pairs: Sequence[tuple[str, str]]) -> None:
+    parts: list[RenderableType] = [key_values(pairs)]
+    if version.description:
+        parts += [Text(""), Markdown(version.description)]
+    console.print(
+        Panel(
+            Group(*parts),
+            title=Text(f"{version.name} version {version.version}", style="bold"),
+            title_align="left",
+        )
+    )

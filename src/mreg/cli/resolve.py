@@ -1,0 +1,105 @@
+"""``mreg resolve`` and ``mreg get``: from a model URI to the artifact."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mreg.cli.common import Json, Quiet, open_registry
+from mreg.cli.output import emit_json, emit_line, message
+from mreg.entities import ModelVersion
+from mreg.registry import Registry
+from mreg.uris import SCHEME
+
+Uri = Annotated[
+    str,
+    typer.Argument(
+        help="models:/NAME/VERSION, models:/NAME@ALIAS, models:/NAME/latest, models:/NAME/STAGE, "
+        "or the short NAME/VERSION, NAME@ALIAS.",
+        show_default=False,
+    ),
+]
+
+
+class Field(StrEnum):
+    path = "path"
+    version = "version"
+    digest = "digest"
+    source = "source"
+    name = "name"
+    uri = "uri"
+    stage = "stage"
+    run_id = "run_id"
+
+
+def field_value(registry: Registry, mv: ModelVersion, field: Field) -> str:
+    if field is Field.path:
+        return str(registry.artifact_path(mv))
+    if field is Field.digest:
+        return f"sha256:{mv.artifact.digest}" if mv.artifact.digest else ""
+    if field is Field.uri:
+        return f"{SCHEME}{mv.name}/{mv.version}"
+    if field is Field.stage:
+        return mv.current_stage
+    return str(getattr(mv, field.value))
+
+
+def resolve(
+    ctx: typer.Context,
+    uri: Uri,
+    field: Annotated[
+        Field | None, typer.Option("--field", "-f", help="Print only this value, for $(…) in scripts.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Resolve a model URI to a version and its artifact.
+
+    Exits 3 when the model, version or alias does not exist.
+
+    Examples:
+
+      mreg resolve models:/fraud@champion
+
+      python serve.py --model "$(mreg resolve fraud@champion --field path)"
+    """
+    registry = open_registry(ctx)
+    mv = registry.resolve(uri)
+    if field is not None:
+        emit_line(field_value(registry, mv, field))
+        return
+    path = None if mv.artifact.kind == "uri" else str(registry.artifact_path(mv))
+    if as_json:
+        emit_json({**mv.to_dict(), "uri": f"{SCHEME}{mv.name}/{mv.version}", "path": path})
+        return
+    emit_line(f"uri      {SCHEME}{mv.name}/{mv.version}")
+    emit_line(f"aliases  {', '.join(mv.aliases) or 'none'}")
+    emit_line(f"stage    {mv.current_stage}")
+    emit_line(f"source   {mv.source}")
+    if mv.artifact.digest:
+        emit_line(f"digest   sha256:{mv.artifact.digest}")
+    emit_line(f"path     {path if path is not None else mv.artifact.uri}")
+
+
+def get(
+    ctx: typer.Context,
+    uri: Uri,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the file or folder.", show_default=False)
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Replace DEST if it exists.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Copy a version's artifact to DEST, checking every file's sha256 on the way.
+
+    On a digest mismatch it exits 5 and leaves nothing at DEST. DEST is never replaced without --force.
+
+    Example:  mreg get models:/fraud@champion -o build/model.onnx
+    """
+    registry = open_registry(ctx)
+    mv = registry.resolve(uri)
+    path = registry.download_artifact(mv, output, force=force)
+    if not quiet:
+        message(f"Copied {mv.name} version {mv.version} to {path} (verified)")

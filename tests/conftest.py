@@ -1,0 +1,96 @@
+"""Shared fixtures. An autouse guard keeps every test inside its own temporary folder: the working
+directory, HOME and git's global config all point there, and no MREG_* variable leaks in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mreg import Registry
+from mreg.cli.app import app
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "home"
+    home.mkdir()
+    for var in list(os.environ):
+        if var.startswith("MREG_") or var.startswith("GIT_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Test")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.com")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    yield work
+    assert Path.cwd() == work, "a test changed the working directory and did not restore it"
+
+
+@pytest.fixture
+def registry(isolated: Path) -> Registry:
+    return Registry.init(isolated)
+
+
+@pytest.fixture
+def model_file(isolated: Path) -> Path:
+    path = isolated / "model.bin"
+    path.write_bytes(b"weights v1\n")
+    return path
+
+
+@pytest.fixture
+def model_dir(isolated: Path) -> Path:
+    folder = isolated / "model"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "weights.json").write_text('{"w": [1, 2, 3]}\n')
+    (folder / "config.json").write_text('{"layers": 2}\n')
+    (folder / "sub" / "vocab.txt").write_text("a\nb\nc\n")
+    return folder
+
+
+class Cli:
+    """Runs ``mreg`` in-process through Typer's CliRunner, stdout and stderr apart."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+        return self.runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+def run_mreg(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``mreg`` as a real process (for what only a process shows: exit codes, locks, crashes)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mreg", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
