@@ -26,15 +26,17 @@ _TAG_KEY_RE = re.compile(r"[A-Za-z0-9_./ :-]+")
 _RESERVED_ALIAS_RE = re.compile(r"(?i:latest|v\d+)")
 _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
-    + [f"{base}{n}" for base in ("COM", "LPT") for n in range(1, 10)]
+    + [f"{base}{n}" for base in ("COM", "LPT") for n in range(10)]
 )
-# Characters allowed in free text besides printable ones: tabs and line breaks.
-_TEXT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# Characters allowed in free text besides printable ones: tabs and line breaks. C1 controls
+# (U+0080-U+009F) are refused with the C0 ones: some terminals read U+009B as an escape sequence.
+_TEXT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _show(value: str, limit: int = 40) -> str:
-    shown = value if len(value) <= limit else value[:limit] + "…"
-    return repr(shown.encode("utf-8", "backslashreplace").decode("utf-8"))
+    """A value as an error message shows it: quoted, cut, with control characters and lone
+    surrogates escaped (``repr`` does both)."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def validate_model_name(name: str) -> str:
@@ -69,6 +71,9 @@ def validate_alias(alias: str) -> str:
         raise InvalidInput(
             f"alias {_show(alias)} is reserved ('latest' and 'v<number>' always mean a version)"
         )
+    if alias.upper() in _WINDOWS_DEVICES:
+        # An alias is a file name in the store: a checkout on Windows could not create it.
+        raise InvalidInput(f"invalid alias {_show(alias)}: it is a reserved device name on Windows")
     return alias
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import getpass
 import os
 import shutil
@@ -16,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from mreg import gitinfo, history, names
 from mreg.entities import (
@@ -39,8 +40,15 @@ from mreg.errors import (
 )
 from mreg.store import files, objects, records
 from mreg.store.layout import STORE_DIRNAME, Layout, version_from_filename
-from mreg.store.lock import StoreLock, lock_timeout_from_env
+from mreg.store.lock import ObjectsPin, StoreLock, lock_timeout_from_env
 from mreg.uris import ModelRef, parse_model_uri
+
+if TYPE_CHECKING:
+    from mreg.fsck import Finding
+    from mreg.gc import GcReport
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 MESSAGE_MAX = 10_000
 _URI_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
@@ -78,9 +86,13 @@ def current_user() -> str:
     if user:
         return names.validate_text(user, "MREG_USER", 256)
     try:
-        return getpass.getuser()
+        user = getpass.getuser()
     except (OSError, KeyError):
         return "unknown"
+    try:
+        return names.validate_text(user, "the user name from USER/LOGNAME", 256)
+    except InvalidInput as err:
+        raise InvalidInput(f"{err}; set MREG_USER to the name to record") from None
 
 
 def locate_store(path: str | os.PathLike[str] | None = None) -> Path:
@@ -128,6 +140,20 @@ def init_store(
     return root, True
 
 
+def _holding_objects_pin(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Hold the objects pin for the whole call: the method puts objects into the store before it
+    takes the store lock and records them, and gc must not take them for garbage meanwhile."""
+
+    @functools.wraps(method)
+    def pinned(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        registry = args[0]
+        assert isinstance(registry, Registry)
+        with registry._pin.shared():
+            return method(*args, **kwargs)
+
+    return pinned
+
+
 class Registry:
     """A model registry stored in a ``.mreg`` folder.
 
@@ -144,6 +170,7 @@ class Registry:
         self.config = records.check_config(self.layout.config, self._read(self.layout.config))
         self.lock_timeout = lock_timeout_from_env() if lock_timeout is None else lock_timeout
         self._lock = StoreLock(self.layout.lock, self.lock_timeout)
+        self._pin = ObjectsPin(self.root, self.layout.pin)
 
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, *, commit_objects: bool = False) -> Registry:
@@ -205,7 +232,12 @@ class Registry:
     def _name_taken_ignoring_case(self, name: str, *, ignore: str | None = None) -> str | None:
         folded = name.casefold()
         for existing in files.list_dir(self.root, self.layout.models):
-            if existing.casefold() == folded and existing != ignore and not existing.startswith("."):
+            if (
+                existing.casefold() == folded
+                and existing != ignore
+                and not existing.startswith(".")
+                and self.layout.model_file(existing).is_file()
+            ):
                 return existing
         return None
 
@@ -329,6 +361,15 @@ class Registry:
             raise AlreadyExists(
                 f"model {other!r} already exists; names that differ only in case may not coexist"
             )
+        for existing in files.list_dir(self.root, self.layout.models):
+            if existing != name and existing.casefold() == name.casefold():
+                # The folder of an interrupted create under another case (no model.toml, or the
+                # check above would have refused): on macOS and Windows it is this model's folder.
+                files.rename(
+                    self.root,
+                    self.layout.model_dir(existing),
+                    self.layout.trash / f"{existing}.{history.event_id(history.now())}",
+                )
         when = history.now()
         self._write(
             self.layout.model_file(name),
@@ -478,6 +519,7 @@ class Registry:
 
     # ---------------------------------------------------------------------------------- versions
 
+    @_holding_objects_pin
     def create_model_version(
         self,
         name: str,
@@ -806,6 +848,8 @@ class Registry:
         names.validate_model_name(name)
         names.validate_alias(alias)
         number = names.validate_version(version)
+        if expect is not None and expect != 0:
+            expect = names.validate_version(expect)
         message = self._check_message(message)
         with self._locked():
             self._live_version_fields(name, number)
@@ -908,7 +952,8 @@ class Registry:
         if artifact.kind == "file":
             return objects.blob_path(self.layout, artifact.files[0].sha256)
         entries = [objects.FileEntry(f.path, f.sha256, f.size) for f in artifact.files]
-        return objects.materialize_tree(self.layout, artifact.digest, entries)
+        with self._pin.shared():
+            return objects.materialize_tree(self.layout, artifact.digest, entries)
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
         mv = self.get_model_version(name, version)
@@ -994,6 +1039,23 @@ class Registry:
     def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasSpan]:
         """Which versions held ``alias`` (or each alias), from when to when."""
         return history.alias_spans(self.get_history(name, alias=alias), alias)
+
+    # ------------------------------------------------------------------------------- maintenance
+
+    def fsck(self, full: bool = False) -> list[Finding]:
+        """Check the whole store (docs/reliability.md): every file parses and matches its schema,
+        every reference holds; ``full`` also re-hashes every object. Findings of severity
+        ``error`` mean the store is damaged; ``leftover`` ones are debris that ``gc`` removes."""
+        from mreg import fsck
+
+        return fsck.check_store(self, full=full)
+
+    def gc(self, *, delete: bool = False) -> GcReport:
+        """Find the leftovers fsck reports (temp files, unreferenced objects, trash, stale
+        caches) and, with ``delete``, remove them under the store lock."""
+        from mreg import gc
+
+        return gc.collect_garbage(self, delete=delete)
 
     # ----------------------------------------------------------------------------------- helpers
 

@@ -13,6 +13,8 @@ from typer.core import TyperGroup
 
 from mreg import __version__
 from mreg.cli import alias, history, init, models, register, resolve, stage, tag, versions
+from mreg.cli import fsck as fsck_command
+from mreg.cli import gc as gc_command
 from mreg.cli.common import options
 from mreg.errors import MregError
 
@@ -115,6 +117,8 @@ app.command("register")(register.register)
 app.command("resolve")(resolve.resolve)
 app.command("get")(resolve.get)
 app.command("history")(history.history)
+app.command("fsck")(fsck_command.fsck)
+app.command("gc")(gc_command.gc)
 app.add_typer(models.app, name="models")
 app.add_typer(versions.app, name="versions")
 app.add_typer(alias.app, name="alias")

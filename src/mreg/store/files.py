@@ -15,6 +15,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 import signal
 import stat
 import tomllib
@@ -29,6 +30,7 @@ from mreg.errors import StoreError
 MAX_METADATA_BYTES = 1024 * 1024
 TEMP_SUFFIX = ".tmp"
 _CONFLICT_MARKER_RE = re.compile(r"^(?:<{7}|>{7}|\|{7})(?: |$)|^={7}$", re.MULTILINE)
+_TOML_POSITION_RE = re.compile(r"\((?:at line (?P<line>\d+), column (?P<column>\d+)|at end of document)\)$")
 
 _crash_at = int(os.environ.get("MREG_CRASH_AT", "0") or 0)
 _steps_taken = 0
@@ -134,7 +136,15 @@ def write_bytes_atomic(root: Path, path: Path, data: bytes, *, mode: int = 0o666
 
 def write_toml_atomic(root: Path, path: Path, data: Mapping[str, Any]) -> None:
     """The single TOML writer of the store."""
-    text = dumps_toml(data).encode("utf-8")
+    try:
+        text = dumps_toml(data).encode("utf-8")
+    except UnicodeEncodeError as err:
+        # Validation rejects lone surrogates in what callers give; this guards anything else
+        # (a user name or a path from the environment) so no half-written state is left.
+        raise StoreError(
+            f"refusing to write {display_path(path)}: a value holds a character that is not valid "
+            f"Unicode ({err.object[err.start : err.end]!r})"
+        ) from None
     if len(text) > MAX_METADATA_BYTES:
         raise StoreError(
             f"refusing to write {display_path(path)}: {len(text)} bytes is over the "
@@ -177,7 +187,42 @@ def parse_toml(path: Path, data: bytes) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise StoreError(f"{display_path(path)}: invalid TOML: {err}") from None
+        raise StoreError(f"{display_path(path)}:{_toml_error_position(str(err), text)}") from None
+    except RecursionError:
+        raise StoreError(f"{display_path(path)}: invalid TOML: values nested too deeply") from None
+
+
+def _toml_error_position(message: str, text: str) -> str:
+    """``'Unterminated string (at line 3, column 9)'`` → ``'3:9: invalid TOML: Unterminated string'``
+    (tomllib of Python 3.11 puts the position only in the message; "end of document" is the last line)."""
+    found = _TOML_POSITION_RE.search(message)
+    if found is None:
+        return f" invalid TOML: {message}"
+    reason = message[: found.start()].rstrip()
+    if found.group("line"):
+        return f"{found.group('line')}:{found.group('column')}: invalid TOML: {reason}"
+    last_line = max(1, len(text.splitlines()))
+    return f"{last_line}: invalid TOML: {reason}"
+
+
+def line_of_key(path: Path, key: str, table: str | None = None) -> int | None:
+    """Best effort, for error messages only: the line where ``key`` is set in ``path`` (inside
+    ``[table]`` when given). None when the file cannot be read again or the key is not found."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        text = handle.read(MAX_METADATA_BYTES).decode("utf-8", "replace")
+    key_re = re.compile(rf"""\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
+    in_table = table is None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_table = table is not None and stripped.strip("[] ") in (table, f'"{table}"')
+        elif in_table and key_re.match(line):
+            return number
+    return None
 
 
 def read_toml(root: Path, path: Path) -> dict[str, Any]:
@@ -210,6 +255,16 @@ def remove_file(root: Path, path: Path, *, missing_ok: bool = True) -> None:
         if not missing_ok:
             raise
         return
+    checkpoint("fsync folder")
+    fsync_dir(path.parent)
+
+
+def remove_tree(root: Path, path: Path) -> None:
+    """Remove a folder of the store and everything in it (symlinks inside are removed, never
+    followed)."""
+    ensure_no_symlink(root, path)
+    checkpoint("remove tree")
+    shutil.rmtree(path)
     checkpoint("fsync folder")
     fsync_dir(path.parent)
 

@@ -6,6 +6,7 @@
   .gitignore  .gitattributes       lock, temp and cache files kept out of git
   lock                             the store lock (never committed)
   tmp/                             artifacts being copied in (never committed)
+  tmp/pin                          held by writers with objects in flight, so gc leaves them alone
   cache/trees/<hex>/               directory artifacts materialized for `resolve --field path`
   trash/                           folders being deleted (a crash leaves them for `mreg gc`)
   objects/sha256/ab/cdef…          artifact blobs, read-only, named by their sha256
@@ -40,6 +41,10 @@ class Layout:
     @property
     def tmp(self) -> Path:
         return self.root / "tmp"
+
+    @property
+    def pin(self) -> Path:
+        return self.tmp / "pin"
 
     @property
     def trash(self) -> Path:

@@ -4,22 +4,54 @@
 the holder dies, so a killed writer never blocks the next one). ``flock`` locks belong to an open
 file, so two lock objects on one store in one process would block each other; a process-wide
 re-entrant lock per store path sits in front of it so that they share one ``FileLock`` instead.
+
+Where ``flock`` does not work (some network and FUSE filesystems), filelock would fall back to a
+"soft" lock file that a killed process leaves behind; mreg asks it not to (``fallback_to_soft=False``)
+and refuses to run there instead.
+
+``ObjectsPin`` is a second, shared lock: a registration copies its artifact into the store before
+it takes the store lock, so `mreg gc` must not mistake those fresh objects and temp files for
+debris. Writers hold the pin shared while they have such files in flight; gc takes it exclusively,
+without waiting, and leaves objects and temp files alone when it cannot.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import math
 import os
 import stat
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
 
 import filelock
 
-from mreg.errors import LockTimeout, StoreError
-from mreg.store.files import display_path
+from mreg.errors import InvalidInput, LockTimeout, StoreError
+from mreg.store.files import display_path, ensure_no_symlink, make_dirs
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no shared locks; gc then keeps objects and temp files
+    fcntl = None  # type: ignore[assignment]
 
 DEFAULT_TIMEOUT = 30.0
+# What flock(2) reports on a filesystem that cannot lock: not implemented, not supported, no locks
+# available (NFS without its lock daemon).
+_NO_LOCKING_ERRNOS = frozenset(
+    {errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)}
+)
+
+
+def no_os_lock_error(path: Path | str, err: OSError) -> StoreError:
+    return StoreError(
+        f"cannot lock {display_path(path)}: the filesystem does not support OS file locks "
+        f"({err.strerror or err}); mreg refuses to run without them (keep the store on a local disk)"
+    )
+
 
 _guard = threading.Lock()
 _per_store: dict[str, tuple[threading.RLock, filelock.BaseFileLock]] = {}
@@ -43,7 +75,9 @@ class StoreLock:
 
     def __init__(self, path: os.PathLike[str] | str, timeout: float) -> None:
         self.path = os.fspath(path)
-        self.timeout = timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 <= timeout < math.inf:
+            raise InvalidInput(f"lock timeout must be a finite number of seconds >= 0, not {timeout!r}")
+        self.timeout = float(timeout)
         key = os.path.realpath(self.path)
         with _guard:
             if key not in _per_store:
@@ -59,7 +93,8 @@ class StoreLock:
     def _timeout_error(self) -> LockTimeout:
         return LockTimeout(
             f"timed out after {self.timeout:g}s waiting for the store lock {display_path(self.path)}: "
-            "another mreg process is writing; try again, or raise MREG_LOCK_TIMEOUT"
+            "another mreg process is writing; try again, or wait longer with --lock-timeout SECONDS "
+            "or MREG_LOCK_TIMEOUT"
         )
 
     def __enter__(self) -> StoreLock:
@@ -78,12 +113,11 @@ class StoreLock:
         except filelock.Timeout:
             self._thread_lock.release()
             raise self._timeout_error() from None
-        except NotImplementedError as err:
+        except OSError as err:
             self._thread_lock.release()
-            raise StoreError(
-                f"cannot lock {display_path(self.path)}: the filesystem does not support OS file "
-                f"locks ({err}); mreg refuses to run without them"
-            ) from None
+            if err.errno in _NO_LOCKING_ERRNOS:
+                raise no_os_lock_error(self.path, err) from None
+            raise
         except BaseException:
             self._thread_lock.release()
             raise
@@ -99,3 +133,52 @@ class StoreLock:
             self._file_lock.release()
         finally:
             self._thread_lock.release()
+
+
+class ObjectsPin:
+    """``with pin.shared():`` while this process has objects or temp files in the store that no
+    version records yet; ``with pin.exclusive_if_free() as free:`` for gc (``free`` is False when
+    some writer holds it, or where the platform has no shared locks)."""
+
+    def __init__(self, root: Path, path: Path) -> None:
+        self.root = root
+        self.path = path
+
+    def _open(self) -> int:
+        make_dirs(self.root, self.path.parent)
+        ensure_no_symlink(self.root, self.path)
+        return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+
+    def _flock(self, fd: int, operation: int) -> bool:
+        try:
+            fcntl.flock(fd, operation)
+        except BlockingIOError:
+            return False
+        except OSError as err:
+            if err.errno in _NO_LOCKING_ERRNOS:
+                raise no_os_lock_error(self.path, err) from None
+            raise
+        return True
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        fd = self._open()
+        try:
+            self._flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # closing drops the lock
+
+    @contextlib.contextmanager
+    def exclusive_if_free(self) -> Iterator[bool]:
+        if fcntl is None:  # pragma: no cover
+            yield False
+            return
+        fd = self._open()
+        try:
+            yield self._flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)

@@ -34,6 +34,12 @@ class FileEntry:
 
 
 def _umask() -> int:
+    # Linux reports the umask in /proc; setting it to read it back (the fallback) briefly changes
+    # it for every thread of the process.
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -72,10 +78,10 @@ def put_file(layout: Layout, source: Path, progress: Progress | None = None) -> 
         if not stat.S_ISREG(os.fstat(src).st_mode):
             raise InvalidInput(f"{source} is not a regular file")
         files.checkpoint("create blob temp")
-        dst = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+        # Created read-only (minus the umask): the descriptor that creates it may still write.
+        dst = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o444)
         try:
             hexdigest, size = _copy_hashing(src, dst, progress)
-            os.fchmod(dst, 0o444 & ~_umask())
             files.checkpoint("fsync blob")
             os.fsync(dst)
         finally:

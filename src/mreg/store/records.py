@@ -15,7 +15,7 @@ from typing import Any
 from mreg.entities import Artifact, ArtifactFile, Lineage
 from mreg.errors import StoreError
 from mreg.names import STAGES, VERSION_MAX
-from mreg.store.files import display_path
+from mreg.store.files import display_path, line_of_key
 from mreg.store.layout import FORMAT
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -30,8 +30,10 @@ class RecordReader:
         self.path = path
         self.record = record
 
-    def fail(self, what: str) -> StoreError:
-        return StoreError(f"{display_path(self.path)}: {what}")
+    def fail(self, what: str, key: str | None = None, table: str | None = None) -> StoreError:
+        """An error naming the file and, when ``key`` is given and found, its line."""
+        line = None if key is None else line_of_key(self.path, key, table)
+        return StoreError(f"{display_path(self.path)}:{'' if line is None else f'{line}:'} {what}")
 
     def get(
         self,
@@ -43,20 +45,29 @@ class RecordReader:
         within: dict[str, Any] | None = None,
     ) -> Any:
         source = self.record if within is None else within
+        table = None if within is None else self._table_name(within)
         if key not in source:
+            if required and not self.record:
+                raise StoreError(f"{display_path(self.path)}:1: the file is empty")
             if required:
                 raise self.fail(f"missing '{key}'")
             return default
         value = source[key]
         if kind is int and isinstance(value, bool):
-            raise self.fail(f"'{key}' must be an integer")
+            raise self.fail(f"'{key}' must be an integer", key, table)
         if not isinstance(value, kind):
-            raise self.fail(f"'{key}' must be {_kind_name(kind)}")
+            raise self.fail(f"'{key}' must be {_kind_name(kind)}", key, table)
         if isinstance(value, dt.datetime):
             if value.tzinfo is None:
-                raise self.fail(f"'{key}' must carry a UTC offset")
+                raise self.fail(f"'{key}' must carry a UTC offset", key, table)
             return value.astimezone(dt.UTC)
         return value
+
+    def _table_name(self, table: dict[str, Any]) -> str | None:
+        for name, value in self.record.items():
+            if value is table:
+                return name
+        return None
 
     def table(self, key: str) -> dict[str, Any]:
         return self.get(key, dict, default={})  # type: ignore[no-any-return]
@@ -65,7 +76,7 @@ class RecordReader:
         table = self.table(key)
         for k, v in table.items():
             if not isinstance(v, str):
-                raise self.fail(f"'{key}.{k}' must be a string")
+                raise self.fail(f"'{key}.{k}' must be a string", k, key)
         return dict(table)
 
 

@@ -1,0 +1,70 @@
+"""``mreg fsck``: check the store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mreg.cli.common import Json, open_registry
+from mreg.cli.output import emit_json, emit_line, message
+from mreg.errors import IntegrityError
+from mreg.fsck import ERROR, LEFTOVER, WARNING
+from mreg.store.files import display_path
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def fsck(
+    ctx: typer.Context,
+    full: Annotated[
+        bool, typer.Option("--full", help="Also re-hash every object and compare it with its sha256.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Check the store: every file parses and matches its schema, every alias points at a live
+    version, every version's objects are present, the history agrees with the records.
+
+    Prints one line per finding: errors (exit 5), warnings, and leftovers of interrupted writes
+    that `mreg gc` removes (they do not fail the check).
+
+    Examples:
+
+      mreg fsck
+
+      mreg fsck --full --json
+    """
+    registry = open_registry(ctx)
+    findings = registry.fsck(full=full)
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in (ERROR, WARNING, LEFTOVER)}
+    if as_json:
+        emit_json(
+            {
+                "store": str(registry.root),
+                "ok": counts[ERROR] == 0,
+                "full": full,
+                "errors": counts[ERROR],
+                "warnings": counts[WARNING],
+                "leftovers": counts[LEFTOVER],
+                "findings": [f.to_dict() for f in findings],
+            }
+        )
+    else:
+        for finding in findings:
+            emit_line(f"{finding.severity:<8}  {finding.message}")
+    store = display_path(registry.root)
+    if counts[ERROR]:
+        raise IntegrityError(
+            f"fsck found {_count(counts[ERROR], 'error')} in {store}"
+            + (
+                " (merge conflicts: resolve them in git first)"
+                if any(f.kind == "merge-conflict" for f in findings)
+                else ""
+            )
+        )
+    if not as_json:
+        summary = ", ".join(_count(counts[s], s) for s in (WARNING, LEFTOVER) if counts[s])
+        hint = " (`mreg gc` removes leftovers)" if counts[LEFTOVER] else ""
+        message(f"{store}: no errors{', ' + summary if summary else ''}{hint}")

@@ -1,0 +1,41 @@
+"""``mreg gc``: remove leftovers."""
+
+from __future__ import annotations
+
+import typer
+
+from mreg.cli.common import Json, Yes, human_size, open_registry
+from mreg.cli.output import emit_json, emit_line, message
+
+
+def gc(ctx: typer.Context, yes: Yes = False, as_json: Json = False) -> None:
+    """Remove leftovers: temp files of killed processes, objects no live version references,
+    remains of deleted models, stale caches. A dry run unless --yes.
+
+    Runs under the store lock, and removes nothing while `mreg fsck` reports errors.
+
+    Examples:
+
+      mreg gc            # list what would be removed
+
+      mreg gc --yes
+    """
+    report = open_registry(ctx).gc(delete=yes)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    verb = "removed" if yes else "would remove"
+    for finding in report.removed:
+        emit_line(f"{verb}  {finding.message}")
+    for finding in report.kept:
+        emit_line(f"kept          {finding.message}")
+    if report.kept:
+        message(f"kept {len(report.kept)}: a registration is in progress; run `mreg gc` again later")
+    if not report.removed:
+        message("nothing to remove")
+    elif yes:
+        message(f"removed {len(report.removed)} ({human_size(report.bytes)})")
+    else:
+        message(
+            f"would remove {len(report.removed)} ({human_size(report.bytes)}); run `mreg gc --yes` to remove"
+        )

@@ -1,0 +1,662 @@
+"""``mreg fsck``: check that a store is whole, and say precisely what is not.
+
+The checks are a list of functions (``CHECKS``), run in order on one ``Scan``; each yields
+``Finding``s. A check that needs what an earlier one read uses the ``Scan`` (each file is read once),
+so a new check is one more function appended with ``@check``.
+
+Every finding has one of three severities:
+
+* ``error``: something mreg would misread or refuse: a file that does not parse or breaks its schema,
+  an unresolved git merge, an alias pointing at a missing or deleted version, a history event that
+  contradicts the records, a missing or corrupt object, a symlink. ``mreg fsck`` exits 5.
+* ``warning``: a file mreg never writes and ignores, which a person may want to look at.
+* ``leftover``: debris of an interrupted writer, or data nothing refers to any more: temp files,
+  ``tmp/`` and ``trash/`` contents, a model folder whose creation was interrupted, objects no live
+  version references, stale tree caches. Harmless; ``mreg gc`` removes exactly these.
+
+The structural checks run under the store lock, so they see one consistent state; re-hashing
+every object (``full``) happens after the lock is released, since objects never change.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mreg import history, names
+from mreg.entities import Artifact, Event
+from mreg.errors import MregError
+from mreg.store import files, objects, records
+from mreg.store.layout import Layout, version_from_filename
+
+if TYPE_CHECKING:
+    from mreg.registry import Registry
+
+ERROR = "error"
+WARNING = "warning"
+LEFTOVER = "leftover"
+
+# Leftovers that a writer may still be producing outside the store lock (an artifact being copied
+# in, a tree cache being built): gc removes them only when no writer holds the objects pin.
+IN_FLIGHT_KINDS = frozenset({"tmp", "unreferenced-object", "cache-temp"})
+
+KNOWN_ACTIONS = frozenset(
+    {
+        "model_created",
+        "model_renamed",
+        "model_described",
+        "model_deleted",
+        "model_tag_set",
+        "model_tag_deleted",
+        "version_registered",
+        "version_described",
+        "version_deleted",
+        "version_stage_changed",
+        "version_tag_set",
+        "version_tag_deleted",
+        "alias_set",
+        "alias_moved",
+        "alias_deleted",
+    }
+)
+_STORE_ENTRIES = frozenset(
+    {
+        "config.toml",
+        ".gitignore",
+        ".gitattributes",
+        "lock",
+        "tmp",
+        "trash",
+        "cache",
+        "objects",
+        "models",
+        "history",
+    }
+)
+_MODEL_ENTRIES = frozenset({"model.toml", "versions", "aliases", "history"})
+_EVENT_ID_RE = re.compile(r"(?P<time>\d{8}T\d{6}\.\d{6}Z)-[0-9a-f]{6}")
+_HEX_RE = re.compile(r"[0-9a-f]+")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing fsck found. ``path`` is inside the store, POSIX style (``models/fraud/aliases/champion``;
+    ``""`` for the store itself); ``message`` is one line for people and names the file."""
+
+    severity: str
+    kind: str
+    path: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"severity": self.severity, "kind": self.kind, "path": self.path, "message": self.message}
+
+
+@dataclass
+class ModelScan:
+    """What the checks learned about one model folder."""
+
+    name: str
+    folder: Path
+    fields: dict[str, Any] | None = None
+    # version number → its fields (None when the file cannot be read)
+    versions: dict[int, dict[str, Any] | None] = field(default_factory=dict)
+    # alias → the version it points at (None when the file cannot be read)
+    aliases: dict[str, int | None] = field(default_factory=dict)
+    events: list[tuple[Path, Event]] = field(default_factory=list)
+
+
+class Scan:
+    """The state the checks share: the store, and what earlier checks read from it."""
+
+    def __init__(self, root: Path, *, full: bool = False) -> None:
+        self.root = root
+        self.layout = Layout(root)
+        self.full = full
+        self.symlinks: set[Path] = set()
+        self.models: dict[str, ModelScan] = {}
+        self.unreadable_versions = 0
+        # sha256 → the version files whose artifacts hold it
+        self.referenced_blobs: dict[str, list[Path]] = {}
+        self.referenced_trees: set[str] = set()
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix() if path != self.root else ""
+
+    def finding(self, severity: str, kind: str, path: Path, what: str) -> Finding:
+        """A finding whose message starts with the file as people see it."""
+        return Finding(severity, kind, self.rel(path), f"{files.display_path(path)}: {what}")
+
+    def unreadable(self, path: Path, err: MregError) -> Finding:
+        """A file mreg cannot use; its reader's message already names the file and line."""
+        text = str(err)
+        kind = "merge-conflict" if "unresolved git merge conflict" in text else "invalid-file"
+        if kind == "merge-conflict":
+            text = text.replace("unresolved git merge conflict", "unresolved git merge (conflict markers)")
+        return Finding(ERROR, kind, self.rel(path), text)
+
+    def behind_symlink(self, path: Path) -> bool:
+        """Whether ``path`` or a folder above it (inside the store) is a symlink found by
+        ``check_entries``: the checks never look through one."""
+        return any(p in self.symlinks for p in (path, *path.parents) if p != self.root)
+
+    def entries(self, folder: Path) -> list[os.DirEntry[str]]:
+        """The entries of a real folder of the store, by name; [] when it is missing, not a folder,
+        or behind a symlink (reported by ``check_entries``)."""
+        if self.behind_symlink(folder):
+            return []
+        try:
+            with os.scandir(folder) as listing:
+                return sorted(listing, key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def read_toml(self, path: Path) -> dict[str, Any]:
+        return files.read_toml(self.root, path)
+
+    def live_versions(self) -> Iterator[tuple[ModelScan, int, dict[str, Any]]]:
+        for model in self.models.values():
+            for number, fields in sorted(model.versions.items()):
+                if fields is not None and fields["status"] != records.STATUS_DELETED:
+                    yield model, number, fields
+
+
+Check = Callable[[Scan], Iterable[Finding]]
+CHECKS: list[Check] = []
+CONTENT_CHECKS: list[Check] = []
+
+
+def check(function: Check) -> Check:
+    """Append a structural check to ``CHECKS`` (run in order, under the store lock)."""
+    CHECKS.append(function)
+    return function
+
+
+def is_temp_name(name: str) -> bool:
+    """A temp file of the atomic writer (``.7.toml.1a2b3c4d.tmp``) or of an artifact copy."""
+    return name.startswith(".") and name.endswith(files.TEMP_SUFFIX)
+
+
+# ------------------------------------------------------------------------------------ the checks
+
+
+@check
+def check_config(scan: Scan) -> Iterator[Finding]:
+    """config.toml parses and names a format this mreg reads."""
+    path = scan.layout.config
+    try:
+        records.check_config(path, scan.read_toml(path))
+    except FileNotFoundError:
+        yield scan.finding(ERROR, "missing-file", path, "missing: the store has no configuration")
+    except MregError as err:
+        yield scan.unreadable(path, err)
+
+
+@check
+def check_entries(scan: Scan) -> Iterator[Finding]:
+    """No symlink or special file anywhere in the store; temp files of interrupted writes are
+    leftovers; entries mreg never writes at the top are warnings."""
+    for entry in scan.entries(scan.root):
+        if entry.name not in _STORE_ENTRIES and not is_temp_name(entry.name):
+            yield scan.finding(WARNING, "unexpected-file", Path(entry.path), "not a file mreg writes")
+    for folder, dirnames, filenames in os.walk(scan.root):
+        here = Path(folder)
+        # tmp/, trash/ and cache/ are leftovers as a whole (check_temporaries); not file by file.
+        in_scratch = here != scan.root and scan.rel(here).split("/")[0] in ("tmp", "trash", "cache")
+        for name in sorted(dirnames + filenames):
+            path = here / name
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(mode):
+                scan.symlinks.add(path)
+                yield scan.finding(
+                    ERROR, "symlink", path, "is a symlink; mreg never follows symlinks inside the store"
+                )
+            elif not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+                yield scan.finding(ERROR, "special-file", path, "is neither a file nor a folder")
+            elif is_temp_name(name) and not in_scratch:
+                yield scan.finding(LEFTOVER, "temp-file", path, "temp file of an interrupted write")
+        dirnames[:] = [d for d in dirnames if here / d not in scan.symlinks and not is_temp_name(d)]
+
+
+def _holds_only_debris(scan: Scan, folder: Path) -> bool:
+    """Whether a folder holds nothing but temp files and empty folders."""
+    for entry in scan.entries(folder):
+        if entry.is_dir(follow_symlinks=False):
+            if not _holds_only_debris(scan, Path(entry.path)):
+                return False
+        elif not is_temp_name(entry.name):
+            return False
+    return True
+
+
+@check
+def check_models(scan: Scan) -> Iterator[Finding]:
+    """Every model folder has a valid name and a readable model.toml; every version, alias and
+    event file in it parses and matches its schema."""
+    seen_folded: dict[str, str] = {}
+    for entry in scan.entries(scan.layout.models):
+        path = Path(entry.path)
+        if is_temp_name(entry.name) or path in scan.symlinks:
+            continue
+        if not entry.is_dir(follow_symlinks=False):
+            yield scan.finding(WARNING, "unexpected-file", path, "not a model folder; mreg ignores it")
+            continue
+        try:
+            names.validate_model_name(entry.name)
+        except MregError as err:
+            yield scan.finding(ERROR, "bad-name", path, f"folder name is not a valid model name ({err})")
+            continue
+        model = ModelScan(entry.name, path)
+        model_file = scan.layout.model_file(entry.name)
+        try:
+            model.fields = records.read_model(model_file, scan.read_toml(model_file))
+        except FileNotFoundError:
+            if _holds_only_debris(scan, path):
+                yield scan.finding(
+                    LEFTOVER,
+                    "incomplete-model",
+                    path,
+                    "model folder without model.toml, left by an interrupted create",
+                )
+            else:
+                yield scan.finding(ERROR, "missing-file", model_file, "missing: the folder holds model data")
+            continue
+        except MregError as err:
+            yield scan.unreadable(model_file, err)
+        folded = entry.name.casefold()
+        if folded in seen_folded:
+            yield scan.finding(
+                ERROR,
+                "case-collision",
+                path,
+                f"model {entry.name!r} and {seen_folded[folded]!r} differ only in case "
+                "(they share one folder on macOS and Windows)",
+            )
+        seen_folded.setdefault(folded, entry.name)
+        scan.models[entry.name] = model
+        for inner in scan.entries(path):
+            if inner.name not in _MODEL_ENTRIES and not is_temp_name(inner.name):
+                yield scan.finding(WARNING, "unexpected-file", Path(inner.path), "not a file mreg writes")
+        yield from _read_versions(scan, model)
+        yield from _read_aliases(scan, model)
+        yield from _read_events(scan, model)
+
+
+def _read_versions(scan: Scan, model: ModelScan) -> Iterator[Finding]:
+    for entry in scan.entries(scan.layout.versions_dir(model.name)):
+        path = Path(entry.path)
+        if is_temp_name(entry.name) or path in scan.symlinks:
+            continue
+        number = version_from_filename(entry.name)
+        if number is None or number > names.VERSION_MAX or not entry.is_file(follow_symlinks=False):
+            yield scan.finding(
+                WARNING, "unexpected-file", path, "not a version file (<number>.toml); mreg ignores it"
+            )
+            continue
+        try:
+            model.versions[number] = records.read_version(path, scan.read_toml(path))
+        except FileNotFoundError:
+            continue
+        except MregError as err:
+            model.versions[number] = None
+            scan.unreadable_versions += 1
+            yield scan.unreadable(path, err)
+
+
+def _read_aliases(scan: Scan, model: ModelScan) -> Iterator[Finding]:
+    for entry in scan.entries(scan.layout.aliases_dir(model.name)):
+        path = Path(entry.path)
+        if is_temp_name(entry.name) or path in scan.symlinks:
+            continue
+        if entry.name.startswith("."):
+            yield scan.finding(WARNING, "unexpected-file", path, "not an alias file; mreg ignores it")
+            continue
+        try:
+            names.validate_alias(entry.name)
+        except MregError as err:
+            yield scan.finding(ERROR, "bad-name", path, f"file name is not a valid alias ({err})")
+            continue
+        try:
+            model.aliases[entry.name] = records.read_alias(path, scan.read_toml(path))
+        except FileNotFoundError:
+            continue
+        except MregError as err:
+            model.aliases[entry.name] = None
+            yield scan.unreadable(path, err)
+
+
+def _event_files(scan: Scan, folder: Path) -> Iterator[tuple[Path, str] | Finding]:
+    for entry in scan.entries(folder):
+        path = Path(entry.path)
+        if is_temp_name(entry.name) or path in scan.symlinks:
+            continue
+        if not entry.name.endswith(".toml") or entry.name.startswith("."):
+            yield scan.finding(WARNING, "unexpected-file", path, "not an event file; mreg ignores it")
+            continue
+        event_id = entry.name[: -len(".toml")]
+        if not _EVENT_ID_RE.fullmatch(event_id):
+            yield scan.finding(
+                ERROR, "bad-name", path, "event file name is not <UTC time>-<6 hex digits>.toml"
+            )
+            continue
+        yield path, event_id
+
+
+def _parse_event(scan: Scan, path: Path, event_id: str, model: str) -> Event | Finding:
+    try:
+        event = history.parse_event(scan.read_toml(path), event_id, model, path)
+    except MregError as err:
+        return scan.unreadable(path, err)
+    if history.event_id(event.time).split("-")[0] != event_id.split("-")[0]:
+        return scan.finding(
+            ERROR, "history", path, f"'time' {event.time.isoformat()} does not match the file name"
+        )
+    return event
+
+
+def _read_events(scan: Scan, model: ModelScan) -> Iterator[Finding]:
+    for item in _event_files(scan, scan.layout.history_dir(model.name)):
+        if isinstance(item, Finding):
+            yield item
+            continue
+        path, event_id = item
+        try:
+            event = _parse_event(scan, path, event_id, model.name)
+        except FileNotFoundError:
+            continue
+        if isinstance(event, Finding):
+            yield event
+        else:
+            model.events.append((path, event))
+
+
+@check
+def check_store_history(scan: Scan) -> Iterator[Finding]:
+    """Store-level events (models deleted) parse and name their model."""
+    for item in _event_files(scan, scan.layout.store_history):
+        if isinstance(item, Finding):
+            yield item
+            continue
+        path, event_id = item
+        try:
+            event = _parse_event(scan, path, event_id, "")
+        except FileNotFoundError:
+            continue
+        if isinstance(event, Finding):
+            yield event
+        elif not event.model:
+            yield scan.finding(ERROR, "history", path, "a store-level event must name its 'model'")
+
+
+@check
+def check_aliases(scan: Scan) -> Iterator[Finding]:
+    """Every alias points at a live version; no two aliases of a model differ only in case."""
+    for model in scan.models.values():
+        folded: dict[str, str] = {}
+        for alias, target in sorted(model.aliases.items()):
+            path = scan.layout.alias_file(model.name, alias)
+            other = folded.setdefault(alias.casefold(), alias)
+            if other != alias:
+                yield scan.finding(
+                    ERROR, "case-collision", path, f"aliases {other!r} and {alias!r} differ only in case"
+                )
+            if target is None or scan.behind_symlink(scan.layout.version_file(model.name, target)):
+                continue
+            if target not in model.versions:
+                yield scan.finding(
+                    ERROR,
+                    "dangling-alias",
+                    path,
+                    f"alias {alias!r} points at version {target}, which does not exist",
+                )
+                continue
+            fields = model.versions[target]
+            if fields is not None and fields["status"] == records.STATUS_DELETED:
+                yield scan.finding(
+                    ERROR,
+                    "dangling-alias",
+                    path,
+                    f"alias {alias!r} points at version {target}, which was deleted",
+                )
+
+
+@check
+def check_history(scan: Scan) -> Iterator[Finding]:
+    """Events agree with the records. A writer changes a record before it appends the event, so a
+    crash can leave a change without its event (tolerated) but never an event without its change:
+    every version an event names exists, and a version recorded as deleted is a tombstone."""
+    for model in scan.models.values():
+        if scan.behind_symlink(scan.layout.versions_dir(model.name)):
+            continue
+        for path, event in model.events:
+            if event.action not in KNOWN_ACTIONS:
+                yield scan.finding(
+                    WARNING, "unknown-action", path, f"unknown action {event.action!r} (a newer mreg?)"
+                )
+            numbers = [n for n in (event.version,) if n is not None]
+            if event.alias is not None and event.action in ("alias_set", "alias_moved"):
+                if not isinstance(event.new, int):
+                    yield scan.finding(
+                        ERROR, "history", path, f"{event.action} must record the version in 'new'"
+                    )
+                    continue
+                numbers.append(event.new)
+            for number in numbers:
+                if number not in model.versions:
+                    yield scan.finding(
+                        ERROR,
+                        "history",
+                        path,
+                        f"{event.action} names version {number} of {model.name!r}, which has no version file",
+                    )
+            if event.action == "version_deleted" and event.version is not None:
+                fields = model.versions.get(event.version)
+                if fields is not None and fields["status"] != records.STATUS_DELETED:
+                    yield scan.finding(
+                        ERROR,
+                        "history",
+                        path,
+                        f"records version {event.version} as deleted, but its file is a live version",
+                    )
+
+
+def _artifact_problem(artifact: Artifact) -> str | None:
+    """Why an artifact's recorded digest or size disagrees with its own file list, if it does."""
+    entries = [objects.FileEntry(f.path, f.sha256, f.size) for f in artifact.files]
+    if artifact.kind == "file":
+        entry = entries[0]
+        if artifact.digest != entry.sha256 or artifact.size != entry.size:
+            return "artifact digest or size differs from its file's"
+    elif artifact.digest != objects.tree_digest(entries):
+        return "artifact digest is not the digest of its file list"
+    elif artifact.size != sum(e.size for e in entries):
+        return "artifact size is not the sum of its files' sizes"
+    return None
+
+
+@check
+def check_artifacts(scan: Scan) -> Iterator[Finding]:
+    """Every live version's artifact is consistent and each of its objects is present, a regular
+    file of the recorded size."""
+    for model, number, fields in scan.live_versions():
+        artifact: Artifact = fields["artifact"]
+        path = scan.layout.version_file(model.name, number)
+        if artifact.kind == "uri":
+            continue
+        problem = _artifact_problem(artifact)
+        if problem:
+            yield scan.finding(ERROR, "artifact", path, problem)
+        if artifact.kind == "directory" and artifact.digest:
+            scan.referenced_trees.add(artifact.digest)
+        for entry in artifact.files:
+            scan.referenced_blobs.setdefault(entry.sha256, []).append(path)
+            blob = scan.layout.blob(entry.sha256)
+            if scan.behind_symlink(blob):
+                continue
+            try:
+                info = os.lstat(blob)
+            except FileNotFoundError:
+                yield scan.finding(
+                    ERROR,
+                    "missing-object",
+                    path,
+                    f"object sha256:{entry.sha256[:12]}… of {entry.path!r} is missing from "
+                    f"{files.display_path(scan.layout.objects)}",
+                )
+                continue
+            if stat.S_ISREG(info.st_mode) and info.st_size != entry.size:
+                yield scan.finding(
+                    ERROR,
+                    "corrupt-object",
+                    blob,
+                    f"holds {info.st_size} bytes; version {number} of {model.name!r} "
+                    f"records {entry.size} bytes",
+                )
+
+
+def _object_files(scan: Scan) -> Iterator[tuple[Path, str | None]]:
+    """Every file under objects/sha256/ with the digest its place names (None: not an object)."""
+    for fan in scan.entries(scan.layout.objects):
+        fan_path = Path(fan.path)
+        if fan_path in scan.symlinks or is_temp_name(fan.name):
+            continue
+        if not fan.is_dir(follow_symlinks=False) or len(fan.name) != 2 or not _HEX_RE.fullmatch(fan.name):
+            yield fan_path, None
+            continue
+        for entry in scan.entries(fan_path):
+            path = Path(entry.path)
+            if path in scan.symlinks or is_temp_name(entry.name):
+                continue
+            digest = fan.name + entry.name
+            valid = len(digest) == 64 and _HEX_RE.fullmatch(digest) and entry.is_file(follow_symlinks=False)
+            yield path, digest if valid else None
+
+
+@check
+def check_objects(scan: Scan) -> Iterator[Finding]:
+    """Objects no live version references are leftovers; files that are not objects, warnings."""
+    for path, digest in _object_files(scan):
+        if digest is None:
+            yield scan.finding(WARNING, "unexpected-file", path, "not an object mreg wrote (sha256/ab/cdef…)")
+        elif digest not in scan.referenced_blobs and not scan.unreadable_versions:
+            # With unreadable version files the references are unknown: nothing is called garbage.
+            yield scan.finding(
+                LEFTOVER,
+                "unreferenced-object",
+                path,
+                "object no live version references",
+            )
+
+
+@check
+def check_temporaries(scan: Scan) -> Iterator[Finding]:
+    """tmp/ and trash/ hold only debris; cache/trees holds trees of live versions."""
+    for entry in scan.entries(scan.layout.tmp):
+        path = Path(entry.path)
+        if path != scan.layout.pin and path not in scan.symlinks:
+            yield scan.finding(LEFTOVER, "tmp", path, "partial copy of an artifact being registered")
+    for entry in scan.entries(scan.layout.trash):
+        path = Path(entry.path)
+        if path not in scan.symlinks:
+            yield scan.finding(LEFTOVER, "trash", path, "remains of a deleted model, not yet removed")
+    trees = scan.layout.tree_cache("x").parent
+    for entry in scan.entries(trees):
+        path = Path(entry.path)
+        if path in scan.symlinks:
+            continue
+        if is_temp_name(entry.name):
+            yield scan.finding(LEFTOVER, "cache-temp", path, "partial tree cache")
+        elif entry.name not in scan.referenced_trees and not scan.unreadable_versions:
+            yield scan.finding(LEFTOVER, "stale-cache", path, "tree cache of no live version")
+
+
+def check_object_contents(scan: Scan) -> Iterator[Finding]:
+    """(--full) Every object's bytes hash to the name it is stored under."""
+    for path, digest in _object_files(scan):
+        if digest is None:
+            continue
+        sha = hashlib.sha256()
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            continue  # removed by gc since the structural checks: it was unreferenced
+        with os.fdopen(fd, "rb", buffering=0) as handle:
+            while chunk := handle.read(objects.CHUNK):
+                sha.update(chunk)
+        if sha.hexdigest() != digest:
+            users = scan.referenced_blobs.get(digest, [])
+            used = f"; used by {files.display_path(users[0])}" if users else ""
+            yield scan.finding(
+                ERROR,
+                "corrupt-object",
+                path,
+                f"content hashes to sha256:{sha.hexdigest()[:12]}…, not to its name{used}",
+            )
+
+
+CONTENT_CHECKS.append(check_object_contents)
+
+
+# ------------------------------------------------------------------------------------ running
+
+
+def run_checks(scan: Scan, checks: Iterable[Check]) -> list[Finding]:
+    """Run ``checks`` in order. A check that cannot go on (an unreadable folder) becomes an error
+    finding, and the next check still runs."""
+    findings: list[Finding] = []
+    for function in checks:
+        try:
+            findings.extend(function(scan))
+        except (MregError, OSError) as err:
+            name = function.__name__.removeprefix("check_")
+            findings.append(Finding(ERROR, "check-failed", "", f"the {name} check could not finish: {err}"))
+    return findings
+
+
+@contextmanager
+def locked_unless_read_only(registry: Registry) -> Iterator[None]:
+    """The store lock, so that the checks see one state; a store that cannot be written (a
+    read-only checkout) has no writers to wait for and is checked without it."""
+    lock = registry._locked()
+    try:
+        lock.__enter__()
+    except OSError as err:
+        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def scan_store(registry: Registry, *, full: bool = False) -> tuple[Scan, list[Finding]]:
+    """Run the structural checks (the caller holds the lock) and return the scan with them."""
+    scan = Scan(registry.root, full=full)
+    return scan, run_checks(scan, CHECKS)
+
+
+def check_store(registry: Registry, *, full: bool = False) -> list[Finding]:
+    """Every finding for the store: structural checks under the lock, then (``full``) the
+    re-hashing of every object without it."""
+    with locked_unless_read_only(registry):
+        scan, findings = scan_store(registry, full=full)
+    if full:
+        findings += run_checks(scan, CONTENT_CHECKS)
+    return findings
+
+
+def errors(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity == ERROR]

@@ -1,0 +1,97 @@
+"""``mreg gc``: remove what ``mreg fsck`` calls leftovers, under the store lock.
+
+gc removes exactly the findings of severity ``leftover``, and nothing while the store has errors
+(an unreadable version file could be the only reference to an object). A registration copies its
+artifact into the store before it takes the store lock; while any writer holds the objects pin,
+gc leaves unreferenced objects and temp files of that kind alone and says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mreg import fsck
+from mreg.errors import IntegrityError
+from mreg.fsck import Finding
+from mreg.store import files
+from mreg.store.lock import ObjectsPin
+
+if TYPE_CHECKING:
+    from mreg.registry import Registry
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """What gc removed (or, in a dry run, would remove), and what it left for a later run."""
+
+    deleted: bool
+    removed: tuple[Finding, ...]
+    kept: tuple[Finding, ...]
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "deleted": self.deleted,
+            "bytes": self.bytes,
+            "removed": [f.to_dict() for f in self.removed],
+            "kept": [f.to_dict() for f in self.kept],
+        }
+
+
+def _size(path: Path) -> int:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return 0
+    if not stat.S_ISDIR(info.st_mode):
+        return info.st_size
+    total = 0
+    for folder, _, filenames in os.walk(path):
+        for name in filenames:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
+
+
+def _remove(root: Path, path: Path) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        files.remove_tree(root, path)
+    else:
+        files.remove_file(root, path)
+    if path.parent.parent == root / "objects" / "sha256":
+        with contextlib.suppress(OSError):
+            os.rmdir(path.parent)  # the fan-out folder, once empty
+
+
+def collect_garbage(registry: Registry, *, delete: bool = False) -> GcReport:
+    """Find the leftovers and, with ``delete``, remove them. Raises IntegrityError (exit 5) when
+    the store has errors, so that nothing is removed on a misreading of it."""
+    root = registry.root
+    with registry._locked():
+        _, findings = fsck.scan_store(registry)
+        problems = fsck.errors(findings)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise IntegrityError(
+                f"gc removes nothing while the store has errors: {problems[0].message}{more}; see `mreg fsck`"
+            )
+        leftovers = [f for f in findings if f.severity == fsck.LEFTOVER]
+        with ObjectsPin(root, registry.layout.pin).exclusive_if_free() as no_writer:
+            removed: list[Finding] = []
+            kept: list[Finding] = []
+            for finding in leftovers:
+                (removed if no_writer or finding.kind not in fsck.IN_FLIGHT_KINDS else kept).append(finding)
+            size = sum(_size(root / f.path) for f in removed)
+            if delete:
+                for finding in removed:
+                    _remove(root, root / finding.path)
+    return GcReport(deleted=delete, removed=tuple(removed), kept=tuple(kept), bytes=size)
