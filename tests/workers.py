@@ -138,6 +138,28 @@ def move_alias(store: str, worker: str, count: str, versions: str) -> None:
         say(str(target))
 
 
+def count_with_alias(store: str, increments: str) -> None:
+    """Add 1 to a counter kept as alias "counter" of model "counted" (its version is the count),
+    ``increments`` times, by compare-and-swap: read, then set with ``expect``; on Conflict read
+    again. Print the number of conflicts met."""
+    from mreg import Conflict, NotFound
+
+    registry = Registry(store, lock_timeout=120)
+    conflicts = 0
+    for _ in range(int(increments)):
+        while True:
+            try:
+                current = registry.get_model_version_by_alias("counted", "counter").version
+            except NotFound:
+                current = 0
+            try:
+                registry.set_registered_model_alias("counted", "counter", current + 1, expect=current)
+                break
+            except Conflict:
+                conflicts += 1
+    say(str(conflicts))
+
+
 def hold_lock(store: str) -> None:
     """Take the store lock, say so, and hold it until killed."""
     registry = Registry(store)
@@ -179,6 +201,7 @@ JOBS: dict[str, Callable[..., None]] = {
     "register-many": register_many,
     "move-alias": move_alias,
     "hold-lock": hold_lock,
+    "count": count_with_alias,
     "serve": serve,
 }
 
