@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from mreg import history, names
 from mreg.entities import Artifact, Event
-from mreg.errors import MregError
+from mreg.errors import MregError, StoreError
 from mreg.store import files, objects, records
 from mreg.store.layout import Layout, version_from_filename
 
@@ -626,11 +626,14 @@ def run_checks(scan: Scan, checks: Iterable[Check]) -> list[Finding]:
 
 @contextmanager
 def locked_unless_read_only(registry: Registry) -> Iterator[None]:
-    """The store lock, so that the checks see one state; a store that cannot be written (a
-    read-only checkout) has no writers to wait for and is checked without it."""
+    """The store lock, so that the checks see one state. A store where no writer can run either
+    (read-only, or a lock file mreg refuses: a symlink, no OS locks) is checked without it."""
     lock = registry._locked()
     try:
         lock.__enter__()
+    except StoreError:
+        yield
+        return
     except OSError as err:
         if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
             raise

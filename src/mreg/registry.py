@@ -453,6 +453,7 @@ class Registry:
             self._model_fields(name)
             versions = [n for n, _ in self._live_versions_descending(name)]
             trash = self.layout.trash / f"{name}.{history.event_id(history.now())}"
+            files.make_dirs(self.root, self.layout.store_history)  # refuses a symlink before any change
             files.rename(self.root, self.layout.model_dir(name), trash)
             when = history.now()
             event = Event(

@@ -103,7 +103,9 @@ class StoreLock:
         except FileNotFoundError:
             pass
         else:
-            if stat.S_ISLNK(mode) or not stat.S_ISREG(mode):
+            if stat.S_ISLNK(mode):
+                raise StoreError(f"refusing to follow symlink {display_path(self.path)} inside the store")
+            if not stat.S_ISREG(mode):
                 raise StoreError(f"refusing to lock {display_path(self.path)}: it is not a regular file")
         deadline = time.monotonic() + self.timeout
         if not self._thread_lock.acquire(timeout=self.timeout):

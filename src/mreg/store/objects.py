@@ -93,10 +93,16 @@ def put_file(layout: Layout, source: Path, progress: Progress | None = None) -> 
         raise
     os.close(src)
     final = layout.blob(hexdigest)
-    if final.exists():
-        os.unlink(tmp)  # already stored: identical content is kept once
-    else:
-        files.rename(root, tmp, final)
+    try:
+        files.ensure_no_symlink(root, final)
+        if os.path.lexists(final):
+            os.unlink(tmp)  # already stored: identical content is kept once
+        else:
+            files.rename(root, tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     return FileEntry(source.name, hexdigest, size)
 
 
