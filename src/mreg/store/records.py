@@ -107,7 +107,7 @@ def check_config(path: Path, record: dict[str, Any]) -> dict[str, Any]:
             "at most: upgrade mreg"
         )
     if fmt < 1:
-        raise reader.fail(f"unknown format {fmt}")
+        raise reader.fail(f"unknown format {fmt}", "format")
     reader.get("commit", bool, within=reader.table("objects"))
     return record
 
@@ -217,7 +217,8 @@ def _check_manifest_path(r: RecordReader, rel: str) -> None:
 def _read_digest(r: RecordReader, value: str, key: str) -> str:
     hexpart = value.removeprefix("sha256:")
     if not _HEX64.fullmatch(hexpart):
-        raise r.fail(f"'{key}' must be a sha256 digest")
+        table, _, name = key.rpartition(".")
+        raise r.fail(f"'{key}' must be a sha256 digest", name, table or None)
     return hexpart
 
 
@@ -227,7 +228,7 @@ def read_artifact(r: RecordReader) -> Artifact:
     if kind == "uri":
         return Artifact(kind="uri", uri=r.get("uri", str, required=True, within=table))
     if kind not in ("file", "directory"):
-        raise r.fail(f"unknown artifact kind {kind!r}")
+        raise r.fail(f"unknown artifact kind {kind!r}", "kind", "artifact")
     digest = _read_digest(r, r.get("digest", str, required=True, within=table), "artifact.digest")
     size = r.get("size", int, required=True, within=table)
     entries = []
@@ -270,10 +271,10 @@ def read_version(path: Path, record: dict[str, Any]) -> dict[str, Any]:
         fields["deleted_by"] = r.get("deleted_by", str, default="")
         return fields
     if status != STATUS_READY:
-        raise r.fail(f"unknown status {status!r}")
+        raise r.fail(f"unknown status {status!r}", "status")
     stage = r.get("stage", str, default="None")
     if stage not in STAGES:
-        raise r.fail(f"unknown stage {stage!r}")
+        raise r.fail(f"unknown stage {stage!r}", "stage")
     fields.update(
         run_id=r.get("run_id", str, default=""),
         run_link=r.get("run_link", str, default=""),
@@ -297,5 +298,5 @@ def read_alias(path: Path, record: dict[str, Any]) -> int:
     r = RecordReader(path, record)
     version: int = r.get("version", int, required=True)
     if not 1 <= version <= VERSION_MAX:
-        raise r.fail(f"version {version} is out of range")
+        raise r.fail(f"version {version} is out of range", "version")
     return version
