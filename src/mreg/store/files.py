@@ -29,6 +29,7 @@ from mreg.errors import StoreError
 
 MAX_METADATA_BYTES = 1024 * 1024
 TEMP_SUFFIX = ".tmp"
+_TEMP_STEM_MAX = 255 - len(".") - len(".12345678") - len(TEMP_SUFFIX)
 _CONFLICT_MARKER_RE = re.compile(r"^(?:<{7}|>{7}|\|{7})(?: |$)|^={7}$", re.MULTILINE)
 _TOML_POSITION_RE = re.compile(r"\((?:at line (?P<line>\d+), column (?P<column>\d+)|at end of document)\)$")
 
@@ -100,7 +101,10 @@ def fsync_dir(path: Path) -> None:
 
 
 def temp_name(final: Path) -> Path:
-    return final.with_name(f".{final.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    """``.NAME.1a2b3c4d.tmp`` beside ``final``; NAME is cut so that the whole name stays within
+    the 255 bytes a file name may have (an alias may be 255 characters long)."""
+    stem = final.name.encode("utf-8", "surrogateescape")[:_TEMP_STEM_MAX].decode("utf-8", "ignore")
+    return final.with_name(f".{stem}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
 def make_dirs(root: Path, path: Path) -> None:
