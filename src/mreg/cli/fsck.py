@@ -24,11 +24,13 @@ def fsck(
     ] = False,
     as_json: Json = False,
 ) -> None:
-    """Check the store: every file parses and matches its schema, every alias points at a live
-    version, every version's objects are present, the history agrees with the records.
+    """Check the store for damage: unreadable files, broken references, missing objects.
 
-    Prints one line per finding: errors (exit 5), warnings, and leftovers of interrupted writes
-    that `mreg gc` removes (they do not fail the check).
+    Files must parse and match their schema, aliases point at live versions, objects be present.
+
+    The history must agree with the records; --full also re-hashes every object.
+
+    One line per finding. Errors exit 5; warnings and leftovers (debris `mreg gc` removes) do not.
 
     Examples:
 

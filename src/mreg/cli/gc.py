@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from mreg.cli.common import Json, Yes, human_size, open_registry
+from mreg.cli.common import Json, human_size, open_registry
 from mreg.cli.output import emit_json, emit_line, message
 
 
-def gc(ctx: typer.Context, yes: Yes = False, as_json: Json = False) -> None:
-    """Remove leftovers: temp files of killed processes, objects no live version references,
-    remains of deleted models, stale caches. A dry run unless --yes.
+def gc(
+    ctx: typer.Context,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Remove them; without it gc only lists what it would remove.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Remove leftovers: temp files of killed processes, unreferenced objects, trash, stale caches.
 
-    Runs under the store lock, and removes nothing while `mreg fsck` reports errors.
+    Lists them unless --yes. Runs under the store lock, and removes nothing while fsck finds errors.
 
     Examples:
 
