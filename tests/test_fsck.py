@@ -330,3 +330,16 @@ def test_fsck_output_lines(store: Registry, cli: Cli) -> None:
         "leftover  .mreg/tmp/.blob.1a2b3c4d.tmp: partial copy of an artifact being registered",
     ]
     assert result.stderr == "error: fsck found 1 error in .mreg\n"
+
+
+def test_a_read_only_store_still_resolves_folder_artifacts(
+    store: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mv = store.get_model_version("m", 2)
+    path = store.artifact_path(mv)
+
+    def read_only(self: ObjectsPin) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self.path))
+
+    monkeypatch.setattr(ObjectsPin, "_open", read_only)
+    assert store.artifact_path(mv) == path

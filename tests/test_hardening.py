@@ -407,3 +407,19 @@ def test_errors_from_the_library_are_one_line(populated: Registry) -> None:
         with pytest.raises(MregError) as info:
             populated.get_registered_model(value)
         assert "\n" not in str(info.value) and "\x00" not in str(info.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--\udcff"],
+        ["\udcff"],
+        ["--lock-timeout", "\udcff", "models", "list"],
+        ["models", "show", "--\udcff"],
+    ],
+)
+def test_undecodable_argv_in_usage_errors(populated: Registry, isolated: Path, args: list[str]) -> None:
+    result = run_mreg(*args, cwd=isolated)
+    assert result.returncode == 2
+    assert "\\udcff" in result.stderr and "Traceback" not in result.stderr

@@ -167,7 +167,13 @@ class ObjectsPin:
         if fcntl is None:  # pragma: no cover
             yield
             return
-        fd = self._open()
+        try:
+            fd = self._open()
+        except OSError as err:
+            if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            yield  # a store no one can write: no gc can run either (a read-only checkout)
+            return
         try:
             self._flock(fd, fcntl.LOCK_SH)
             yield
