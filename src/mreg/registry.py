@@ -551,6 +551,9 @@ class Registry:
         if is_uri(text):
             return Artifact(kind="uri", uri=text), text, None
         path = Path(text)
+        real = Path(os.path.realpath(path))
+        if real == self.root or self.root in real.parents:
+            raise InvalidInput(f"source {text} is inside the store; register a file or folder outside .mreg/")
         if path.is_dir():
             entries = objects.put_tree(self.layout, path, progress)
             files_ = tuple(ArtifactFile(e.path, e.sha256, e.size) for e in entries)
