@@ -55,14 +55,14 @@ ENVIRONMENT_EXTRA = {
     "NO_COLOR": "Any value: no colours in tables and messages (https://no-color.org).",
 }
 EXIT_MEANINGS = {
-    0: "Success.",
-    1: "An error not covered below, e.g. an unreadable or malformed store file, or a store "
-    "written by a newer mreg.",
-    2: "Usage: an invalid option, argument, name, alias, tag, URI or other input.",
-    3: "Not found: the store, model, version, alias or file asked for does not exist.",
-    4: "Already exists, or a conflict: e.g. a model with that name, or alias set --expect that did not hold.",
-    5: "Integrity failure: stored bytes do not match the digest recorded for them.",
-    75: "Lock timeout: another process held the store lock for too long; trying again may work.",
+    0: "",
+    1: "anything not covered below, e.g. an unreadable or malformed store file, or a store written "
+    "by a newer mreg.",
+    2: "an invalid option, argument, name, alias, tag, URI or other input.",
+    3: "the store, model, version, alias or file asked for does not exist.",
+    4: "a model with that name exists already, or a condition such as alias set --expect did not hold.",
+    5: "stored bytes do not match the digest recorded for them.",
+    75: "another process held the store lock for too long; trying again may work.",
 }
 COMPLETION_SNIPPETS = [
     ("~/.bashrc", f'eval "$({COMPLETE_VAR}=source_bash mreg)"'),
@@ -237,12 +237,14 @@ def environment(root: Command) -> dict[str, str]:
     return {**found, **ENVIRONMENT_EXTRA}
 
 
-def exit_codes() -> list[tuple[int, str, str]]:
+def exit_codes() -> list[tuple[int, str]]:
+    """(code, "Meaning: when it happens") for every code in mreg.errors.EXIT_CODES."""
     codes = []
     for meaning, code in sorted(EXIT_CODES.items(), key=lambda kv: kv[1]):
         if code not in EXIT_MEANINGS:
             raise SystemExit(f"scripts/generate.py: describe exit code {code} ({meaning}) in EXIT_MEANINGS")
-        codes.append((code, meaning, EXIT_MEANINGS[code]))
+        text = EXIT_MEANINGS[code]
+        codes.append((code, f"{meaning.capitalize()}: {text}" if text else f"{meaning.capitalize()}."))
     return codes
 
 
@@ -344,7 +346,7 @@ def man_page(root: Command) -> str:
     for var, text in environment(root).items():
         lines += [".TP", f"\\fB{roff(var)}\\fR", roff(text)]
     lines.append(".SH EXIT STATUS")
-    for code, _meaning, text in exit_codes():
+    for code, text in exit_codes():
         lines += [".TP", f"\\fB{code}\\fR", roff(text)]
     lines += [
         ".SH FILES",
@@ -452,7 +454,7 @@ def cli_reference(root: Command) -> str:
     lines += ["## Environment", ""]
     lines += [f"- `{var}`: {text}" for var, text in environment(root).items()] + [""]
     lines += ["## Exit codes", ""]
-    lines += [f"- `{code}` ({meaning}): {text}" for code, meaning, text in exit_codes()] + [""]
+    lines += [f"- `{code}`: {text}" for code, text in exit_codes()] + [""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
