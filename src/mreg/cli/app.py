@@ -46,6 +46,14 @@ class MregGroup(TyperGroup):
             _error(detail + ("" if _debug(ctx) else " (run with --debug for the traceback)"))
             raise typer.Exit(1) from None
 
+    def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: str | None = None) -> None:
+        """A shell asking for completions (``_MREG_COMPLETE`` set) gets mreg's answers, see shells.py."""
+        if os.environ.get(complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()):
+            from mreg.cli import shells
+
+            shells.register()
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
+
 
 def _debug(ctx: Any) -> bool:
     return options(ctx).debug or os.environ.get("MREG_DEBUG", "") not in ("", "0")
@@ -68,6 +76,9 @@ app = typer.Typer(
     epilog="Examples:  mreg init  ·  mreg register model.onnx --name fraud  ·  "
     "mreg alias set fraud champion 2  ·  mreg resolve models:/fraud@champion --field path",
     no_args_is_help=True,
+    # completion scripts ship in completions/ and the wheel's share/ (see README); Typer's own
+    # --install-completion would write a weaker script into the user's shell startup files
+    add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

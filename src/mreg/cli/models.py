@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from mreg.cli import complete
 from mreg.cli.common import (
     VERSION_HEADERS,
     Json,
@@ -26,7 +27,12 @@ app = typer.Typer(
     help="Create, show, list, rename, describe and delete registered models.", no_args_is_help=True
 )
 
-Name = Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)]
+Name = Annotated[
+    str,
+    typer.Argument(
+        help="The registered model's name.", show_default=False, autocompletion=complete.model_names
+    ),
+]
 Description = Annotated[str | None, typer.Option("--description", "-d", help="Markdown description.")]
 DescriptionFile = Annotated[
     Path | None, typer.Option("--description-file", "-D", help="Read the Markdown description from a file.")

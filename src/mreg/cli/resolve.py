@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 
+from mreg.cli import complete
 from mreg.cli.common import Json, Quiet, open_registry
 from mreg.cli.output import emit_json, emit_line, message
+from mreg.cli.progress import byte_progress
 from mreg.entities import ModelVersion
 from mreg.registry import Registry
 from mreg.uris import SCHEME
@@ -20,6 +22,7 @@ Uri = Annotated[
         help="models:/NAME/VERSION, models:/NAME@ALIAS, models:/NAME/latest, models:/NAME/STAGE, "
         "or the short NAME/VERSION, NAME@ALIAS.",
         show_default=False,
+        autocompletion=complete.model_uris,
     ),
 ]
 
@@ -100,6 +103,8 @@ def get(
     """
     registry = open_registry(ctx)
     mv = registry.resolve(uri)
-    path = registry.download_artifact(mv, output, force=force)
+    label = f"Copying {mv.name} version {mv.version}"
+    with byte_progress(label, lambda: mv.artifact.size, quiet=quiet) as progress:
+        path = registry.download_artifact(mv, output, force=force, progress=progress)
     if not quiet:
         message(f"Copied {mv.name} version {mv.version} to {path} (verified)")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from mreg.cli import complete
 from mreg.cli.common import Json, Message, open_registry
 from mreg.cli.output import emit_json, message
 from mreg.cli.versions import lookup
@@ -18,10 +19,25 @@ app = typer.Typer(
 @app.command("set")
 def set_stage(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)],
-    version: Annotated[str, typer.Argument(help="A version number, 'latest' or @ALIAS.", show_default=False)],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The registered model's name.", show_default=False, autocompletion=complete.model_names
+        ),
+    ],
+    version: Annotated[
+        str,
+        typer.Argument(
+            help="A version number, 'latest' or @ALIAS.", show_default=False, autocompletion=complete.versions
+        ),
+    ],
     stage: Annotated[
-        str, typer.Argument(help="None, Staging, Production or Archived (any case).", show_default=False)
+        str,
+        typer.Argument(
+            help="None, Staging, Production or Archived (any case).",
+            show_default=False,
+            autocompletion=complete.stages,
+        ),
     ],
     archive_existing: Annotated[
         bool,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from mreg.cli import complete
 from mreg.cli.common import Message, open_registry
 from mreg.cli.output import message
 from mreg.cli.versions import lookup
@@ -15,11 +16,19 @@ app = typer.Typer(
     help="Set and delete tags on a model or, with --version, on a version.", no_args_is_help=True
 )
 
-Name = Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)]
+Name = Annotated[
+    str,
+    typer.Argument(
+        help="The registered model's name.", show_default=False, autocompletion=complete.model_names
+    ),
+]
 VersionOpt = Annotated[
     str | None,
     typer.Option(
-        "--version", "-v", help="Tag this version (number, 'latest' or @ALIAS) instead of the model."
+        "--version",
+        "-v",
+        help="Tag this version (number, 'latest' or @ALIAS) instead of the model.",
+        autocompletion=complete.versions,
     ),
 ]
 
@@ -28,7 +37,10 @@ VersionOpt = Annotated[
 def set_tags(
     ctx: typer.Context,
     name: Name,
-    pairs: Annotated[list[str], typer.Argument(help="KEY=VALUE pairs.", show_default=False)],
+    pairs: Annotated[
+        list[str],
+        typer.Argument(help="KEY=VALUE pairs.", show_default=False, autocompletion=complete.tag_pairs),
+    ],
     version: VersionOpt = None,
     msg: Message = None,
 ) -> None:
@@ -51,7 +63,9 @@ def set_tags(
 def delete_tags(
     ctx: typer.Context,
     name: Name,
-    keys: Annotated[list[str], typer.Argument(help="Tag keys.", show_default=False)],
+    keys: Annotated[
+        list[str], typer.Argument(help="Tag keys.", show_default=False, autocompletion=complete.tag_keys)
+    ],
     version: VersionOpt = None,
     msg: Message = None,
 ) -> None:

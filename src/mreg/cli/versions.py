@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from mreg.cli import complete
 from mreg.cli.common import (
     VERSION_HEADERS,
     Json,
@@ -23,9 +24,19 @@ from mreg.uris import parse_version_ref
 
 app = typer.Typer(help="List, show, describe and delete model versions.", no_args_is_help=True)
 
-Name = Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)]
+Name = Annotated[
+    str,
+    typer.Argument(
+        help="The registered model's name.", show_default=False, autocompletion=complete.model_names
+    ),
+]
 Version = Annotated[
-    str, typer.Argument(help="A version number, 'latest', a stage, or @ALIAS.", show_default=False)
+    str,
+    typer.Argument(
+        help="A version number, 'latest', a stage, or @ALIAS.",
+        show_default=False,
+        autocompletion=complete.versions,
+    ),
 ]
 
 
@@ -39,7 +50,11 @@ def list_versions(
     ctx: typer.Context,
     name: Annotated[
         str | None,
-        typer.Argument(help="Only this model's versions [default: every model].", show_default=False),
+        typer.Argument(
+            help="Only this model's versions [default: every model].",
+            show_default=False,
+            autocompletion=complete.model_names,
+        ),
     ] = None,
     as_json: Json = False,
 ) -> None:
