@@ -113,8 +113,10 @@ def init_store(
         raise StoreError(f"refusing to create a store through the symlink {root}")
     config = root / "config.toml"
     if config.is_file():
-        records.check_config(config, files.read_toml(root, config))
-        return Path(os.path.realpath(root)), False
+        record = records.check_config(config, files.read_toml(root, config))
+        root = Path(os.path.realpath(root))
+        _sync_git_files(root, record, commit_objects=commit_objects)
+        return root, False
     root.mkdir(parents=True, exist_ok=True)
     root = Path(os.path.realpath(root))
     layout = Layout(root)
@@ -126,6 +128,33 @@ def init_store(
     files.write_bytes_atomic(root, root / ".gitattributes", GITATTRIBUTES.encode())
     files.write_toml_atomic(root, layout.config, records.config_record(commit_objects=commit_objects))
     return root, True
+
+
+def _sync_git_files(root: Path, config: dict[str, Any], *, commit_objects: bool) -> None:
+    """Keep ``.gitignore`` in step with the ``objects.commit`` setting of ``config.toml``
+    (``--commit-objects`` turns it on), and restore a missing ``.gitignore``/``.gitattributes``."""
+    committed = bool(config.get("objects", {}).get("commit", False))
+    if commit_objects and not committed:
+        files.write_toml_atomic(
+            root, root / "config.toml", {**config, "objects": {**config.get("objects", {}), "commit": True}}
+        )
+        committed = True
+    try:
+        text: str | None = files.read_bytes(root, root / ".gitignore").decode("utf-8", "replace")
+    except FileNotFoundError:
+        text = None
+    if text is None:
+        wanted = GITIGNORE + ("" if committed else GITIGNORE_OBJECTS)
+    elif committed:
+        wanted = text.replace(GITIGNORE_OBJECTS, "").replace("/objects/\n", "")
+    elif "/objects/" not in text.splitlines():
+        wanted = text + ("" if text.endswith("\n") or not text else "\n") + GITIGNORE_OBJECTS
+    else:
+        wanted = text
+    if wanted != text:
+        files.write_bytes_atomic(root, root / ".gitignore", wanted.encode())
+    if not (root / ".gitattributes").exists():
+        files.write_bytes_atomic(root, root / ".gitattributes", GITATTRIBUTES.encode())
 
 
 class Registry:
