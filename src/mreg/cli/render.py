@@ -66,3 +66,14 @@ def version_card(version: ModelVersion, pairs: Sequence[tuple[str, str]]) -> Non
             title_align="left",
         )
     )
+
+
+_DIFF_STYLES = {"added": "green", "removed": "red", "changed": "yellow"}
+
+
+def registry_diff(title: str, rows: Sequence[tuple[str, str, str, str]]) -> None:
+    """``mreg diff``: one row per change (model, what, added/removed/changed, who and why)."""
+    grid = Table("model", "change", "who / why", title=title, header_style="bold", title_justify="left")
+    for model, text, kind, reason in rows:
+        grid.add_row(Text(model), Text(text, style=_DIFF_STYLES.get(kind, "")), Text(reason))
+    console.print(grid)
