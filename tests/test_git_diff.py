@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_mreg
 from git_helpers import Repo, sha256_of
 
-from conftest import run_mreg
 from mreg import Registry
 from mreg.diff import diff_revisions
 

@@ -7,9 +7,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import git, run_mreg
 from git_helpers import Repo
 
-from conftest import git, run_mreg
 from mreg import Registry
 
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import git
 from git_helpers import Repo
 
-from conftest import git
 from mreg import Registry, gitinfo
 from mreg.entities import Lineage
 

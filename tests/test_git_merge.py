@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import run_mreg
 from git_helpers import Repo, assert_consistent, sha256_of
 
-from conftest import run_mreg
 from mreg import Registry
 from mreg.gitmerge import find_merge_conflicts
 
@@ -345,3 +345,46 @@ def test_rebase_replaying_a_change_to_a_renumbered_version_is_not_guessed(repo: 
     second = run_mreg("merge", "--renumber", cwd=repo.top)
     assert second.returncode == 4
     assert second.stderr.startswith("error: cannot resolve automatically: fraud version 3 means different")
+
+
+@pytest.mark.parametrize(("keep", "expected"), [("ours", {"champion": 2}), ("theirs", {})])
+def test_alias_moved_on_one_side_and_removed_on_the_other(
+    repo: Repo, keep: str, expected: dict[str, int]
+) -> None:
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.registry.delete_registered_model_alias("fraud", "champion", message="retire")
+    repo.commit("feature: no champion")
+    repo.git("checkout", "-q", "main")
+    repo.registry.set_registered_model_alias("fraud", "champion", 2, message="promote 2")
+    repo.commit("main: champion 2")
+    repo.try_git("merge", "--no-edit", "feature")
+    assert repo.unmerged() == [".mreg/models/fraud/aliases/champion"]
+    findings = find_merge_conflicts(repo.registry.root)
+    assert [(f.kind, f.alias, f.resolvable) for f in findings] == [("alias_conflict", "champion", True)]
+    assert "main → 2, feature → removed" in findings[0].message
+
+    Registry(repo.top).resolve_merge_conflicts(keep=keep)
+
+    registry = Registry(repo.top)
+    assert registry.get_aliases("fraud") == expected
+    assert repo.unmerged() == []
+    assert_consistent(registry)
+
+
+def test_cherry_pick_of_a_registration(repo: Repo) -> None:
+    _collide(repo)
+    feature_commit = repo.git("rev-parse", "feature").strip()
+    assert repo.try_git("cherry-pick", feature_commit).returncode != 0
+    plan = Registry(repo.top).resolve_merge_conflicts()
+    assert plan.context is not None and plan.context.operation == "cherry-pick"
+    assert repo.try_git("-c", "core.editor=true", "cherry-pick", "--continue").returncode == 0
+    registry = Registry(repo.top)
+    assert _digest_of(registry, "fraud/3") == sha256_of("main-3")
+    assert _digest_of(registry, "fraud@challenger") == sha256_of("feature-3")
+    assert_consistent(registry)
+
+
+def test_no_findings_outside_git_or_without_a_merge(repo: Repo, tmp_path: Path) -> None:
+    outside = Registry.init(tmp_path / "outside")
+    assert find_merge_conflicts(outside.root) == []  # a store outside any repository
+    assert find_merge_conflicts(repo.registry.root) == []  # a repository with no merge

