@@ -93,11 +93,19 @@ def head_state(start: Path) -> tuple[str | None, str | None]:
 
 
 def _head_state_from_git(top: Path) -> tuple[str | None, str | None]:
-    status = _status_v2(top, ["--", ":(top)", ":(exclude,top).git"])
-    if status is None:
-        return None, None
-    commit, branch, _ = status
-    return commit, branch
+    answers = []
+    for args in (
+        ["rev-parse", "--verify", "--quiet", "HEAD"],
+        ["symbolic-ref", "--quiet", "--short", "HEAD"],
+    ):
+        try:
+            result = subprocess.run(["git", *args], cwd=top, capture_output=True, timeout=30, env=_git_env())
+        except (OSError, subprocess.TimeoutExpired):
+            return None, None
+        answers.append(
+            result.stdout.decode("utf-8", "replace").strip() or None if result.returncode == 0 else None
+        )
+    return answers[0], answers[1]
 
 
 def head_commit(start: Path) -> str | None:
