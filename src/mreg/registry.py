@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mreg import gitinfo, history, names
 from mreg.entities import (
@@ -41,6 +41,9 @@ from mreg.store import files, objects, records
 from mreg.store.layout import STORE_DIRNAME, Layout, version_from_filename
 from mreg.store.lock import StoreLock, lock_timeout_from_env
 from mreg.uris import ModelRef, parse_model_uri
+
+if TYPE_CHECKING:
+    from mreg.gitmerge import MergePlan
 
 MESSAGE_MAX = 10_000
 _URI_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
@@ -113,8 +116,10 @@ def init_store(
         raise StoreError(f"refusing to create a store through the symlink {root}")
     config = root / "config.toml"
     if config.is_file():
-        records.check_config(config, files.read_toml(root, config))
-        return Path(os.path.realpath(root)), False
+        record = records.check_config(config, files.read_toml(root, config))
+        root = Path(os.path.realpath(root))
+        _sync_git_files(root, record, commit_objects=commit_objects)
+        return root, False
     root.mkdir(parents=True, exist_ok=True)
     root = Path(os.path.realpath(root))
     layout = Layout(root)
@@ -126,6 +131,33 @@ def init_store(
     files.write_bytes_atomic(root, root / ".gitattributes", GITATTRIBUTES.encode())
     files.write_toml_atomic(root, layout.config, records.config_record(commit_objects=commit_objects))
     return root, True
+
+
+def _sync_git_files(root: Path, config: dict[str, Any], *, commit_objects: bool) -> None:
+    """Keep ``.gitignore`` in step with the ``objects.commit`` setting of ``config.toml``
+    (``--commit-objects`` turns it on), and restore a missing ``.gitignore``/``.gitattributes``."""
+    committed = bool(config.get("objects", {}).get("commit", False))
+    if commit_objects and not committed:
+        files.write_toml_atomic(
+            root, root / "config.toml", {**config, "objects": {**config.get("objects", {}), "commit": True}}
+        )
+        committed = True
+    try:
+        text: str | None = files.read_bytes(root, root / ".gitignore").decode("utf-8", "replace")
+    except FileNotFoundError:
+        text = None
+    if text is None:
+        wanted = GITIGNORE + ("" if committed else GITIGNORE_OBJECTS)
+    elif committed:
+        wanted = text.replace(GITIGNORE_OBJECTS, "").replace("/objects/\n", "")
+    elif "/objects/" not in text.splitlines():
+        wanted = text + ("" if text.endswith("\n") or not text else "\n") + GITIGNORE_OBJECTS
+    else:
+        wanted = text
+    if wanted != text:
+        files.write_bytes_atomic(root, root / ".gitignore", wanted.encode())
+    if not (root / ".gitattributes").exists():
+        files.write_bytes_atomic(root, root / ".gitattributes", GITATTRIBUTES.encode())
 
 
 class Registry:
@@ -997,6 +1029,37 @@ class Registry:
     def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasSpan]:
         """Which versions held ``alias`` (or each alias), from when to when."""
         return history.alias_spans(self.get_history(name, alias=alias), alias)
+
+    # ------------------------------------------------------------------------------- git merges
+
+    def resolve_merge_conflicts(self, *, keep: str = "ours", dry_run: bool = False) -> MergePlan:
+        """Resolve the registry conflicts of the git merge (or rebase, cherry-pick) in progress:
+        versions both sides registered under one number get distinct numbers (the side not kept
+        is renumbered, with its aliases and history), aliases and records are merged three-way,
+        and the result is staged. Raises Conflict, changing nothing, when a conflict needs a
+        person. See ``mreg.gitmerge``."""
+        from mreg import gitmerge
+
+        with self._locked():
+            plan = gitmerge.plan_resolution(self.root, keep=keep)
+            if plan.context is None:
+                raise NotFound(
+                    "no git merge, rebase or cherry-pick is in progress"
+                    + (": resolve the conflicts by hand" if plan.findings else "")
+                )
+            if not plan.resolvable:
+                problems = [f.message for f in plan.findings if not f.resolvable]
+                raise Conflict(f"cannot resolve automatically: {'; '.join(problems)}")
+            if dry_run:
+                return plan
+            for path, record in plan.writes.items():
+                self._write(self.root / path, record)
+            for path in plan.removes:
+                files.remove_file(self.root, self.root / path)
+            for event in plan.events:
+                self._event(event.model, event.action, **event.fields)
+            gitmerge.stage_resolution(self.root, plan)
+        return plan
 
     # ----------------------------------------------------------------------------------- helpers
 

@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from mreg import __version__
-from mreg.cli import alias, history, init, models, register, resolve, stage, tag, versions
+from mreg.cli import alias, diff, history, init, merge, models, register, resolve, stage, tag, versions
 from mreg.cli.common import options
 from mreg.errors import MregError
 
@@ -126,6 +126,8 @@ app.command("register")(register.register)
 app.command("resolve")(resolve.resolve)
 app.command("get")(resolve.get)
 app.command("history")(history.history)
+app.command("diff")(diff.diff)
+app.command("merge")(merge.merge)
 app.add_typer(models.app, name="models")
 app.add_typer(versions.app, name="versions")
 app.add_typer(alias.app, name="alias")

@@ -28,6 +28,7 @@ def describe(event: Event) -> str:
         "version_described": f"version {v} description changed",
         "version_deleted": f"version {v} deleted",
         "version_stage_changed": f"version {v} stage {old} → {new}",
+        "version_renumbered": f"version {old} renumbered to {new}",
         "version_tag_set": f"version {v} tag {event.key} = {new!s:.60}",
         "version_tag_deleted": f"version {v} tag {event.key} removed",
         "alias_set": f"@{event.alias} → {new}",

@@ -29,7 +29,9 @@ def init(
 ) -> None:
     """Create a registry (.mreg/) in a folder.
 
-    Running it again on an existing store checks the store and changes nothing.
+    Running it again on an existing store checks it, restores a missing .mreg/.gitignore or
+    .gitattributes, and brings .gitignore in line with the objects.commit setting of config.toml
+    (--commit-objects turns that setting on).
 
     Example:  mreg init && git add .mreg
     """

@@ -94,3 +94,14 @@ def byte_progress(description: str, total: int) -> Iterator[Callable[[int], None
     with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+_DIFF_STYLES = {"added": "green", "removed": "red", "changed": "yellow"}
+
+
+def registry_diff(title: str, rows: Sequence[tuple[str, str, str, str]]) -> None:
+    """``mreg diff``: one row per change (model, what, added/removed/changed, who and why)."""
+    grid = Table("model", "change", "who / why", title=title, header_style="bold", title_justify="left")
+    for model, text, kind, reason in rows:
+        grid.add_row(Text(model), Text(text, style=_DIFF_STYLES.get(kind, "")), Text(reason))
+    console.print(grid)

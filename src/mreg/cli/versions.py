@@ -96,7 +96,7 @@ def version_pairs(mv: ModelVersion) -> list[tuple[str, str]]:
         pairs.append(("run", mv.run_id + (f"  {mv.run_link}" if mv.run_link else "")))
     lin = mv.lineage
     if lin.git_commit or lin.git_branch:
-        dirty = " (dirty tree)" if lin.git_dirty else ""
+        dirty = {True: " (dirty: uncommitted changes)", False: " (clean)", None: ""}[lin.git_dirty]
         pairs.append(
             ("git", f"{lin.git_commit or 'no commit yet'} on {lin.git_branch or 'detached HEAD'}{dirty}")
         )
