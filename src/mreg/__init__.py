@@ -11,6 +11,7 @@ from mreg.errors import (
     AlreadyExists,
     Conflict,
     IntegrityError,
+    InvalidFilter,
     InvalidInput,
     LockTimeout,
     MregError,
@@ -18,6 +19,7 @@ from mreg.errors import (
     StoreError,
 )
 from mreg.registry import Registry, init_store, locate_store
+from mreg.search import PagedList
 from mreg.uris import ModelRef, parse_model_uri
 
 __version__ = "0.1.0"
@@ -30,6 +32,7 @@ __all__ = [
     "Conflict",
     "Event",
     "IntegrityError",
+    "InvalidFilter",
     "InvalidInput",
     "Lineage",
     "LockTimeout",
@@ -37,6 +40,7 @@ __all__ = [
     "ModelVersion",
     "MregError",
     "NotFound",
+    "PagedList",
     "RegisteredModel",
     "Registry",
     "StoreError",

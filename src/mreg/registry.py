@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mreg import gitinfo, history, names
+from mreg import gitinfo, history, names, search
 from mreg.entities import (
     AliasSpan,
     Artifact,
@@ -988,6 +988,86 @@ class Registry:
             _remove_any(tmp)
             raise
         return target
+
+    # ------------------------------------------------------------------------------------ search
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = search.SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> search.PagedList[RegisteredModel]:
+        """Registered models matching ``filter_string`` (MLflow's syntax: docs/search.md), sorted
+        by ``order_by`` (default ``["name ASC"]``), one page of at most ``max_results`` (up to
+        1000); the result's ``token`` fetches the next page. Only the models of the page are
+        read in full (aliases, latest versions)."""
+        query = search.ModelSearch(filter_string, max_results, order_by, page_token)
+        names = [n for n in self.model_names() if query.filter.accepts("name", n)]
+        fields: dict[str, dict[str, Any]] = {}
+        if query.needs_model_files:
+            candidates = []
+            for name in names:
+                with contextlib.suppress(NotFound):  # deleted while we read: not a result
+                    fields[name] = self._model_fields(name)
+                    summary = RegisteredModel(name=name, **fields[name])
+                    if query.filter.matches(summary, checked=["name"]):
+                        candidates.append(summary)
+            ordered = [m.name for m in query.sort(candidates)]
+        else:
+            ordered = query.sort_names(names)
+        page = query.page(ordered)
+        return search.PagedList(
+            [self._registered_model(n, fields.get(n) or self._model_fields(n)) for n in page], page.token
+        )
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = search.SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+        *,
+        model: str | None = None,
+    ) -> search.PagedList[ModelVersion]:
+        """Live versions matching ``filter_string`` (MLflow's syntax plus ``alias``, ``stage``,
+        ``created_at``: docs/search.md), of every model or only of ``model``, sorted by
+        ``order_by`` (default MLflow's ``["last_updated_timestamp DESC"]``), one page of at most
+        ``max_results`` (up to 200,000); the result's ``token`` fetches the next page."""
+        query = search.VersionSearch(filter_string, max_results, order_by, page_token)
+        if model is not None:
+            self._model_fields(model)
+        found: list[ModelVersion] = []
+        for name in [model] if model is not None else self.model_names():
+            if query.filter.accepts("name", name):
+                found += self._matching_versions(name, query.filter)
+        return query.page(query.sort(found))
+
+    def _matching_versions(self, name: str, filter_: search.Filter) -> list[ModelVersion]:
+        """The live versions of ``name`` that pass ``filter_``. Conditions on the version number
+        and the aliases are tested before a version file is read; each file is read once."""
+        aliases = self._aliases(name)
+        held: dict[int, tuple[str, ...]] = {}
+        for alias, number in sorted(aliases.items()):
+            held[number] = (*held.get(number, ()), alias)
+        numbers = [
+            n
+            for n in self._version_numbers(name)
+            if filter_.accepts("version_number", n) and filter_.accepts("alias", held.get(n, ()))
+        ]
+        folder = self.layout.versions_dir(name)
+        result = []
+        read = files.read_toml_many(self.root, folder, [f"{n}.toml" for n in numbers])
+        for number, (filename, record) in zip(numbers, read, strict=True):
+            if record is None:
+                continue
+            fields = records.read_version(f"{folder}{os.sep}{filename}", record)
+            if fields["status"] == records.STATUS_DELETED:
+                continue
+            mv = self._model_version(name, number, fields, aliases)
+            if filter_.matches(mv, checked=["name", "version_number", "alias"]):
+                result.append(mv)
+        return result
 
     # ----------------------------------------------------------------------------------- history
 

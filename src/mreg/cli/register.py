@@ -7,7 +7,16 @@ from typing import Annotated
 import typer
 
 from mreg.cli import complete
-from mreg.cli.common import Json, Message, Quiet, human_size, open_registry, read_description
+from mreg.cli.common import (
+    FieldOpt,
+    Json,
+    Message,
+    Quiet,
+    field_value,
+    human_size,
+    open_registry,
+    read_description,
+)
 from mreg.cli.output import emit_json, emit_line
 from mreg.cli.progress import byte_progress, local_size
 from mreg.names import parse_key_value
@@ -50,11 +59,13 @@ def register(
     ] = None,
     msg: Message = None,
     quiet: Quiet = False,
+    field: FieldOpt = None,
     as_json: Json = False,
 ) -> None:
     """Register a new version of a model.
 
-    Prints the new version; -q prints only its number, --json the whole record.
+    Prints the new version; -q prints only its number, --field one value of it, --json the whole
+    record.
 
     Examples:
 
@@ -76,7 +87,9 @@ def register(
             message=msg,
             progress=progress,
         )
-    if as_json:
+    if field is not None:
+        emit_line(field_value(registry, mv, field))
+    elif as_json:
         emit_json(mv.to_dict())
     elif quiet:
         emit_line(str(mv.version))

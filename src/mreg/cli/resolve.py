@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mreg.cli import complete
-from mreg.cli.common import Json, Quiet, open_registry
+from mreg.cli.common import FieldOpt, Json, Quiet, field_value, open_registry
 from mreg.cli.output import emit_json, emit_line, message
 from mreg.cli.progress import byte_progress
-from mreg.entities import ModelVersion
-from mreg.registry import Registry
 from mreg.uris import SCHEME
 
 Uri = Annotated[
@@ -27,35 +24,10 @@ Uri = Annotated[
 ]
 
 
-class Field(StrEnum):
-    path = "path"
-    version = "version"
-    digest = "digest"
-    source = "source"
-    name = "name"
-    uri = "uri"
-    stage = "stage"
-    run_id = "run_id"
-
-
-def field_value(registry: Registry, mv: ModelVersion, field: Field) -> str:
-    if field is Field.path:
-        return str(registry.artifact_path(mv))
-    if field is Field.digest:
-        return f"sha256:{mv.artifact.digest}" if mv.artifact.digest else ""
-    if field is Field.uri:
-        return f"{SCHEME}{mv.name}/{mv.version}"
-    if field is Field.stage:
-        return mv.current_stage
-    return str(getattr(mv, field.value))
-
-
 def resolve(
     ctx: typer.Context,
     uri: Uri,
-    field: Annotated[
-        Field | None, typer.Option("--field", "-f", help="Print only this value, for $(…) in scripts.")
-    ] = None,
+    field: FieldOpt = None,
     as_json: Json = False,
 ) -> None:
     """Resolve a model URI to a version and its artifact.

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mreg.cli import complete
-from mreg.cli.common import Json, Message, open_registry
+from mreg.cli.common import Json, Message, Quiet, open_registry
 from mreg.cli.output import emit_json, message
 from mreg.cli.versions import lookup
 
@@ -48,6 +48,7 @@ def set_stage(
     ] = False,
     msg: Message = None,
     as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     """Move a version to a stage. Aliases are the modern way to mark deployments; see docs/concepts.md.
 
@@ -58,5 +59,5 @@ def set_stage(
     mv = registry.transition_model_version_stage(name, number, stage, archive_existing, message=msg)
     if as_json:
         emit_json(mv.to_dict())
-    else:
+    elif not quiet:
         message(f"{mv.name} version {mv.version} is now in stage {mv.current_stage}")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mreg.cli import complete
-from mreg.cli.common import Message, open_registry
+from mreg.cli.common import Message, Quiet, open_registry
 from mreg.cli.output import message
 from mreg.cli.versions import lookup
 from mreg.names import parse_key_value
@@ -43,6 +43,7 @@ def set_tags(
     ],
     version: VersionOpt = None,
     msg: Message = None,
+    quiet: Quiet = False,
 ) -> None:
     """Set one or more tags, in one step.
 
@@ -52,11 +53,13 @@ def set_tags(
     registry = open_registry(ctx)
     if version is None:
         registry.set_registered_model_tags(name, tags, message=msg)
-        message(f"Tagged model {name}: {', '.join(tags)}")
+        what = f"model {name}"
     else:
         number = lookup(registry, name, version).version
         registry.set_model_version_tags(name, number, tags, message=msg)
-        message(f"Tagged {name} version {number}: {', '.join(tags)}")
+        what = f"{name} version {number}"
+    if not quiet:
+        message(f"Tagged {what}: {', '.join(tags)}")
 
 
 @app.command("delete")
@@ -68,6 +71,7 @@ def delete_tags(
     ],
     version: VersionOpt = None,
     msg: Message = None,
+    quiet: Quiet = False,
 ) -> None:
     """Delete one or more tags (a key that is not set is not an error).
 
@@ -78,4 +82,5 @@ def delete_tags(
         registry.delete_registered_model_tags(name, keys, message=msg)
     else:
         registry.delete_model_version_tags(name, lookup(registry, name, version).version, keys, message=msg)
-    message(f"Removed tag(s) {', '.join(keys)}")
+    if not quiet:
+        message(f"Removed tag(s) {', '.join(keys)}")
