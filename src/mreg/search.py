@@ -548,7 +548,16 @@ _MODEL_ORDER_KEYS = {
     "created_at": "created_at",
     "updated_at": "updated_at",
 }
-_VERSION_ORDER_KEYS = {**_MODEL_ORDER_KEYS, "version_number": "version", "version": "version"}
+_VERSION_ORDER_KEYS = {
+    "name": "name",
+    "version_number": "version",
+    "creation_timestamp": "created_at",
+    "last_updated_timestamp": "updated_at",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "timestamp": "updated_at",
+    "version": "version",
+}
 
 
 def _parse_order_clause(clause: str, keys: dict[str, str]) -> OrderKey:
