@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -60,16 +62,21 @@ def mreg_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "mreg"]
 
 
-def time_process(args: list[str], runs: int) -> tuple[list[float], str]:
-    times, output = [], ""
+def time_process(args: list[str], runs: int) -> tuple[list[float], list[float], str]:
+    """Wall times and CPU times (user + system, which other load on the machine barely changes)
+    of ``runs`` processes, and the last one's stdout."""
+    walls, cpus, output = [], [], ""
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(args, capture_output=True, text=True, check=False)
-        times.append(time.perf_counter() - started)
+        walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
         output = done.stdout
-    return times, output
+    return walls, cpus, output
 
 
 def main() -> None:
@@ -96,31 +103,44 @@ def main() -> None:
 
         base = [*mreg_command(), "--store", str(folder)]
         rows = []
-        floor, _ = time_process([*base, "--version"], options.runs)
-        rows.append({"command": "mreg --version", "what": "start-up floor", "matches": None, "times": floor})
+        walls, cpus, _ = time_process([*base, "--version"], options.runs)
+        rows.append(
+            {
+                "command": "mreg --version",
+                "what": "start-up floor",
+                "matches": None,
+                "wall": walls,
+                "cpu": cpus,
+            }
+        )
         for filter_string, what in SEARCHES:
             args = [*base, "versions", "list", "--filter", filter_string, "--json"]
-            times, output = time_process(args, options.runs)
+            walls, cpus, output = time_process(args, options.runs)
             matches = len(json.loads(output)["model_versions"])
-            rows.append(
-                {
-                    "command": f'mreg versions list --filter "{filter_string}" --json',
-                    "what": what,
-                    "matches": matches,
-                    "times": times,
-                }
-            )
+            command = f'mreg versions list --filter "{filter_string}" --json'
+            rows.append({"command": command, "what": what, "matches": matches, "wall": walls, "cpu": cpus})
+        load = os.getloadavg()[0]
         if options.json:
             for row in rows:
-                row["median_s"] = statistics.median(row["times"])
-            print(json.dumps({"versions": found, "runs": options.runs, "results": rows}, indent=2))
+                row["wall_median_s"] = statistics.median(row["wall"])
+                row["cpu_median_s"] = statistics.median(row["cpu"])
+            print(
+                json.dumps({"versions": found, "runs": options.runs, "load": load, "results": rows}, indent=2)
+            )
             return
-        print(f"\n{found} versions, {options.runs} processes each (wall time: median, fastest, slowest)\n")
+        print(
+            f"\n{found} versions, {options.runs} processes each; "
+            f"load average {load:.1f} on {os.cpu_count()} CPUs"
+        )
+        print("wall: median (fastest to slowest); cpu: median user + system time\n")
         for row in rows:
-            t = row["times"]
+            wall, cpu = row["wall"], row["cpu"]
             count = "" if row["matches"] is None else f"{row['matches']:>6} results  "
-            print(f"{statistics.median(t):6.3f} s  ({min(t):.3f} to {max(t):.3f})  {count}{row['command']}")
-            print(f"{'':28}{row['what']}")
+            print(
+                f"wall {statistics.median(wall):6.3f} s ({min(wall):.3f} to {max(wall):.3f})  "
+                f"cpu {statistics.median(cpu):.3f} s  {count}{row['command']}"
+            )
+            print(f"{'':52}{row['what']}")
     finally:
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
