@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import traceback
@@ -35,10 +34,10 @@ class MregGroup(TyperGroup):
             _error("interrupted")
             raise typer.Exit(130) from None
         except BrokenPipeError:
-            # The reader left (`mreg versions list | head`): stop quietly, as a process killed by
-            # SIGPIPE would, and keep the interpreter from complaining when it flushes stdout.
-            with contextlib.suppress(OSError, ValueError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            # The reader went away (`mreg versions list | head -1`): stop quietly, as git and the
+            # coreutils do, with the code of a process killed by SIGPIPE; pointing stdout at
+            # /dev/null keeps the flush at exit from raising the same error again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(141) from None
         except Exception as err:
             if getattr(err, "exit_code", None) is not None and type(err).__module__.startswith(
