@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import Cli, run_mreg
 
-from mreg import InvalidFilter, InvalidInput, PagedList, Registry, history
+from mreg import InvalidFilter, InvalidInput, PagedList, Registry, history, search
 from mreg.search import like_regex, make_page_token, parse_page_token, parse_version_filter
 from mreg.store import records
 
@@ -600,8 +600,27 @@ def test_defaults_are_mlflows() -> None:
     versions = inspect.signature(Registry.search_model_versions).parameters
     assert list(models) == ["self", "filter_string", "max_results", "order_by", "page_token"]
     assert list(versions)[:5] == ["self", "filter_string", "max_results", "order_by", "page_token"]
-    assert models["max_results"].default == 100
-    assert versions["max_results"].default == 10_000
+    assert models["max_results"].default == search.SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT == 100
+    assert versions["max_results"].default == search.SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT == 10_000
+    assert search.SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD == 1000
+    assert search.SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD == 200_000
+    from mreg.cli import models as models_cli
+    from mreg.cli import versions as versions_cli
+
+    cli_models = inspect.signature(models_cli.list_models).parameters["max_results"].default
+    cli_versions = inspect.signature(versions_cli.list_versions).parameters["max_results"].default
+    assert cli_models == 100 and cli_versions == 10_000
+
+
+def test_commands_that_do_not_search_do_not_load_it() -> None:
+    """The parser and the fast TOML reader cost start-up time: only searches import them."""
+    import subprocess
+    import sys
+
+    lazy = "{'mreg.search', 'mreg.store.simple_toml'}"
+    code = f"import sys, mreg, mreg.cli.app; print(sorted(m for m in sys.modules if m in {lazy}))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "[]\n"
 
 
 # ------------------------------------------------------------------------------ what is read

@@ -6,6 +6,8 @@ mv = registry.create_model_version("fraud", "model.onnx")
 registry.set_registered_model_alias("fraud", "champion", mv.version)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from mreg.entities import AliasSpan, Artifact, ArtifactFile, Event, Lineage, ModelVersion, RegisteredModel
 from mreg.errors import (
     AlreadyExists,
@@ -19,8 +21,20 @@ from mreg.errors import (
     StoreError,
 )
 from mreg.registry import Registry, init_store, locate_store
-from mreg.search import PagedList
 from mreg.uris import ModelRef, parse_model_uri
+
+if TYPE_CHECKING:
+    from mreg.search import PagedList
+
+
+def __getattr__(name: str) -> Any:
+    # PagedList lives in mreg.search, which only searches import (it costs start-up time).
+    if name == "PagedList":
+        from mreg.search import PagedList
+
+        return PagedList
+    raise AttributeError(f"module 'mreg' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

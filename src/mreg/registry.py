@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mreg import gitinfo, history, names, search
+from mreg import gitinfo, history, names
 from mreg.entities import (
     AliasSpan,
     Artifact,
@@ -42,8 +42,9 @@ from mreg.store.layout import STORE_DIRNAME, Layout, version_from_filename
 from mreg.store.lock import StoreLock, lock_timeout_from_env
 from mreg.uris import ModelRef, parse_model_uri
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported by the methods that need them: no other command pays for them
     from mreg.gitmerge import MergePlan
+    from mreg.search import Filter, PagedList
 
 MESSAGE_MAX = 10_000
 _URI_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
@@ -994,14 +995,16 @@ class Registry:
     def search_registered_models(
         self,
         filter_string: str | None = None,
-        max_results: int = search.SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
+        max_results: int = 100,  # MLflow's SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT
         order_by: list[str] | None = None,
         page_token: str | None = None,
-    ) -> search.PagedList[RegisteredModel]:
+    ) -> PagedList[RegisteredModel]:
         """Registered models matching ``filter_string`` (MLflow's syntax: docs/search.md), sorted
         by ``order_by`` (default ``["name ASC"]``), one page of at most ``max_results`` (up to
         1000); the result's ``token`` fetches the next page. Only the models of the page are
         read in full (aliases, latest versions)."""
+        from mreg import search
+
         query = search.ModelSearch(filter_string, max_results, order_by, page_token)
         names = [n for n in self.model_names() if query.filter.accepts("name", n)]
         fields: dict[str, dict[str, Any]] = {}
@@ -1024,16 +1027,18 @@ class Registry:
     def search_model_versions(
         self,
         filter_string: str | None = None,
-        max_results: int = search.SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+        max_results: int = 10_000,  # MLflow's SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
         order_by: list[str] | None = None,
         page_token: str | None = None,
         *,
         model: str | None = None,
-    ) -> search.PagedList[ModelVersion]:
+    ) -> PagedList[ModelVersion]:
         """Live versions matching ``filter_string`` (MLflow's syntax plus ``alias``, ``stage``,
         ``created_at``: docs/search.md), of every model or only of ``model``, sorted by
         ``order_by`` (default MLflow's ``["last_updated_timestamp DESC"]``), one page of at most
         ``max_results`` (up to 200,000); the result's ``token`` fetches the next page."""
+        from mreg import search
+
         query = search.VersionSearch(filter_string, max_results, order_by, page_token)
         if model is not None:
             self._model_fields(model)
@@ -1043,7 +1048,7 @@ class Registry:
                 found += self._matching_versions(name, query.filter)
         return query.page(query.sort(found))
 
-    def _matching_versions(self, name: str, filter_: search.Filter) -> list[ModelVersion]:
+    def _matching_versions(self, name: str, filter_: Filter) -> list[ModelVersion]:
         """The live versions of ``name`` that pass ``filter_``. Conditions on the version number
         and the aliases are tested before a version file is read; each file is read once."""
         aliases = self._aliases(name)

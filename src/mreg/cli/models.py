@@ -26,7 +26,6 @@ from mreg.cli.common import (
 from mreg.cli.output import emit_json, emit_line, message, stdout_is_terminal, table
 from mreg.entities import RegisteredModel
 from mreg.names import parse_key_value
-from mreg.search import SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT
 
 app = typer.Typer(
     help="Create, show, list, rename, describe and delete registered models.", no_args_is_help=True
@@ -55,7 +54,7 @@ def list_models(
     order_by: OrderBy = None,
     max_results: Annotated[
         int, typer.Option("--max-results", help="At most this many models (1 to 1000), as MLflow.")
-    ] = SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
+    ] = 100,  # MLflow's default; mreg.search is imported only when a search runs
     page_token: PageToken = None,
     as_json: Json = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the names.")] = False,

@@ -27,7 +27,6 @@ from mreg.cli.common import (
 from mreg.cli.output import emit_json, emit_line, message, stdout_is_terminal, table
 from mreg.entities import ModelVersion
 from mreg.registry import Registry
-from mreg.search import SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
 from mreg.uris import parse_version_ref
 
 app = typer.Typer(help="List, show, describe and delete model versions.", no_args_is_help=True)
@@ -68,7 +67,7 @@ def list_versions(
     order_by: OrderBy = None,
     max_results: Annotated[
         int, typer.Option("--max-results", help="At most this many versions (1 to 200000), as MLflow.")
-    ] = SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+    ] = 10_000,  # MLflow's default; mreg.search is imported only when a search runs
     page_token: PageToken = None,
     field: FieldOpt = None,
     as_json: Json = False,

@@ -25,7 +25,6 @@ from typing import Any
 import tomli_w
 
 from mreg.errors import StoreError
-from mreg.store.simple_toml import parse_simple_toml
 
 MAX_METADATA_BYTES = 1024 * 1024
 TEMP_SUFFIX = ".tmp"
@@ -171,11 +170,6 @@ def parse_toml(path: Path, data: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise StoreError(f"{display_path(path)}:{line}: not valid UTF-8") from None
-    # The fast reader accepts only lines that start with a key, a header or nothing, so a file it
-    # reads holds no conflict marker; anything else goes through the checks below and tomllib.
-    simple = parse_simple_toml(text)
-    if simple is not None:
-        return simple
     marker = _CONFLICT_MARKER_RE.search(text)
     if marker:
         line = text.count("\n", 0, marker.start()) + 1
@@ -197,6 +191,11 @@ def read_toml_many(
     """Read many TOML files of one folder, as ``read_toml`` would (None for a file that does
     not exist). The folder is checked for symlinks once and each file is opened relative to it
     without following a symlink: a search over 10,000 versions pays one open and one read each."""
+    # Imported here: compiling its patterns costs a millisecond that single reads need not pay.
+    # It accepts only lines that start with a key, a header or nothing, so a file it reads holds
+    # no conflict marker; anything else goes through parse_toml's checks and tomllib.
+    from mreg.store.simple_toml import parse_simple_toml
+
     ensure_no_symlink(root, folder)
     try:
         dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)

@@ -27,13 +27,12 @@ _STRING = rf'"({_STRING_BODY})"'
 _DATETIME = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 # One ``key = value`` line; the value's kind is the number of the last group that matched.
 _KEY_VALUE = re.compile(
-    rf"[ \t]*({_KEY})[ \t]*=[ \t]*"
+    rf"({_KEY})[ \t]*=[ \t]*"
     rf"(?:{_STRING}|(-?(?:0|[1-9][0-9]*))(?![0-9.eE_:-])|(true|false)|({_DATETIME}))[ \t]*\n"
 )
 _STRING_VALUE, _INTEGER_VALUE, _BOOLEAN_VALUE, _DATETIME_VALUE = 2, 3, 4, 5
-_HEADER = re.compile(rf"[ \t]*(\[\[?)({_KEY}(?:\.{_KEY})*)(\]\]?)[ \t]*\n")
+_HEADER = re.compile(rf"(\[\[?)({_KEY}(?:\.{_KEY})*)(\]\]?)[ \t]*\n")
 _HEADER_PART = re.compile(_KEY)
-_BLANK = re.compile(r"[ \t]*\n")
 _ESCAPE = re.compile(r'\\(["\\bfnrt]|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8})')
 _SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
@@ -103,39 +102,40 @@ def _parse(text: str) -> dict[str, Any]:
     table = root
     explicit: set[int] = set()
     pos, end = 0, len(text)
-    key_value, header, blank = _KEY_VALUE.match, _HEADER.match, _BLANK.match
+    key_value, header = _KEY_VALUE.match, _HEADER.match
     while pos < end:
-        m = key_value(text, pos)
-        if m is not None:
-            key = m.group(1)
-            if key[0] == '"':
-                key = _string(key[1:-1])
-            if key in table:
+        first = text[pos]
+        if first == "\n":
+            pos += 1
+            continue
+        if first == "[":
+            m = header(text, pos)
+            if m is None or len(m.group(1)) != len(m.group(3)):
                 raise _NotSimple
-            kind = m.lastindex or 0
-            value = m.group(kind)
-            if kind == _STRING_VALUE:
-                table[key] = _string(value) if "\\" in value else value
-            elif kind == _INTEGER_VALUE:
-                table[key] = int(value)
-            elif kind == _BOOLEAN_VALUE:
-                table[key] = value == "true"
-            else:
-                try:
-                    table[key] = dt.datetime.fromisoformat(value)
-                except ValueError:
-                    raise _NotSimple from None
+            table = _open_table(root, _header_path(m.group(2)), array=len(m.group(1)) == 2, explicit=explicit)
             pos = m.end()
             continue
-        m = blank(text, pos)
-        if m is not None:
-            pos = m.end()
-            continue
-        m = header(text, pos)
-        if m is None or len(m.group(1)) != len(m.group(3)):
+        m = key_value(text, pos)
+        if m is None:  # a comment, an indented or blank-with-spaces line, another kind of value …
             raise _NotSimple
-        path = _header_path(m.group(2))
-        table = _open_table(root, path, array=len(m.group(1)) == 2, explicit=explicit)
+        key = m.group(1)
+        if key[0] == '"':
+            key = _string(key[1:-1])
+        if key in table:
+            raise _NotSimple
+        kind = m.lastindex or 0
+        value = m.group(kind)
+        if kind == _STRING_VALUE:
+            table[key] = _string(value) if "\\" in value else value
+        elif kind == _INTEGER_VALUE:
+            table[key] = int(value)
+        elif kind == _BOOLEAN_VALUE:
+            table[key] = value == "true"
+        else:
+            try:
+                table[key] = dt.datetime.fromisoformat(value)
+            except ValueError:
+                raise _NotSimple from None
         pos = m.end()
     return root
 
