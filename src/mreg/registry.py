@@ -1020,9 +1020,11 @@ class Registry:
         else:
             ordered = query.sort_names(names)
         page = query.page(ordered)
-        return search.PagedList(
-            [self._registered_model(n, fields.get(n) or self._model_fields(n)) for n in page], page.token
-        )
+        models = []
+        for name in page:
+            with contextlib.suppress(NotFound):  # deleted while we read: not a result
+                models.append(self._registered_model(name, fields.get(name) or self._model_fields(name)))
+        return search.PagedList(models, page.token)
 
     def search_model_versions(
         self,
