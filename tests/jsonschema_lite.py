@@ -1,6 +1,6 @@
 """A small validator for the part of JSON Schema that docs/json-schema/ uses.
 
-Keywords: ``$ref`` (to ``#/$defs/…``), ``type`` (a name or a list of names), ``properties``,
+Keywords: ``$ref`` (to ``#/$defs/…``), ``anyOf``, ``type`` (a name or a list of names), ``properties``,
 ``required``, ``additionalProperties`` (true, false or a schema), ``items``, ``enum``,
 ``pattern``, ``minimum`` and ``format: date-time`` (mreg's form: UTC, microseconds, ``Z``).
 A schema using any other keyword is rejected, so the schema cannot say more than is checked.
@@ -12,7 +12,17 @@ import re
 from typing import Any
 
 _ANNOTATIONS = {"$schema", "$id", "$defs", "$comment", "title", "description"}
-_CHECKED = {"$ref", "type", "properties", "required", "additionalProperties", "items", "enum", "pattern"}
+_CHECKED = {
+    "$ref",
+    "anyOf",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "pattern",
+}
 _CHECKED |= {"minimum", "format"}
 _DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 _TYPES: dict[str, Any] = {
@@ -44,6 +54,10 @@ def validate(
             raise SchemaError(f"unresolvable $ref {ref!r} at {at}")
         return validate(instance, root["$defs"][ref[len("#/$defs/") :]], root, at)
     errors: list[str] = []
+    if "anyOf" in schema:
+        attempts = [validate(instance, option, root, at) for option in schema["anyOf"]]
+        if all(attempts):
+            return [f"{at}: matches none of anyOf: " + " | ".join(a[0] for a in attempts)]
     if "type" in schema:
         names = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
         if not any(_TYPES[name](instance) for name in names):

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import typer
 from conftest import REPO, Cli
+from git_helpers import Repo
 from jsonschema_lite import SchemaError, validate
 
 from mreg import Registry
@@ -41,6 +42,34 @@ COMMANDS: list[tuple[str, list[str], str]] = [
     ("history", ["fraud", "--alias", "champion", "--json"], "AliasHistory"),
     ("stage set", ["fraud", "3", "staging", "--json"], "ModelVersion"),
 ]
+
+# Commands that need a git repository: run in the one `in_git` builds (a merge of two branches
+# that both registered version 2 of a model, left in conflict), with their exit code.
+GIT_COMMANDS: list[tuple[str, list[str], str, int]] = [
+    ("diff", ["HEAD~2", "HEAD", "--json"], "RegistryDiff", 0),
+    ("diff", ["HEAD", "HEAD", "--json"], "RegistryDiff", 0),
+    ("merge", ["--json"], "MergeReport", 4),
+    ("merge", ["--renumber", "--dry-run", "--json"], "MergeReport", 0),
+    ("merge", ["--renumber", "--keep", "theirs", "--json"], "MergeReport", 0),
+]
+
+
+@pytest.fixture
+def in_git(isolated: Path) -> Path:
+    repo = Repo(isolated / "proj")
+    repo.register("fraud", "v1", tags={"team": "risk"})
+    repo.registry.set_registered_model_alias("fraud", "champion", 1, message="first")
+    repo.commit("fraud 1")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.register("fraud", "feature-2")
+    repo.registry.set_registered_model_alias("fraud", "challenger", 2)
+    repo.commit("feature: fraud 2")
+    repo.git("checkout", "-q", "main")
+    repo.register("fraud", "main-2")
+    repo.registry.set_registered_model_alias("fraud", "champion", 2, message="main 2 ships")
+    repo.commit("main: fraud 2")
+    assert repo.try_git("merge", "--no-edit", "feature").returncode != 0
+    return repo.top
 
 
 @pytest.fixture
@@ -80,7 +109,7 @@ def test_the_schema_uses_only_what_the_validator_checks() -> None:
 
 
 def test_every_json_command_is_in_the_contract() -> None:
-    assert _json_commands() == {path for path, _, _ in COMMANDS}
+    assert _json_commands() == {path for path, _, _ in COMMANDS} | {path for path, _, _, _ in GIT_COMMANDS}
 
 
 @pytest.mark.parametrize(("path", "args", "definition"), COMMANDS, ids=[f"{c[0]} {c[2]}" for c in COMMANDS])
@@ -91,6 +120,27 @@ def test_json_output_matches_the_schema(
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert validate(data, {"$ref": f"#/$defs/{definition}"}, SCHEMA) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "args", "definition", "code"),
+    GIT_COMMANDS,
+    ids=[f"{c[0]} {' '.join(c[1])}" for c in GIT_COMMANDS],
+)
+def test_json_output_of_git_commands_matches_the_schema(
+    in_git: Path, cli: Cli, path: str, args: list[str], definition: str, code: int
+) -> None:
+    result = cli("--store", str(in_git), path, *args)
+    assert result.exit_code == code, result.stderr
+    data = json.loads(result.stdout)
+    assert validate(data, {"$ref": f"#/$defs/{definition}"}, SCHEMA) == []
+    if path == "merge":
+        assert data["merge"]["operation"] == "merge" and data["conflicts"][0]["kind"] == "version_collision"
+    elif args[0] != args[1]:
+        assert data["changed"] and {c["action"] for c in data["changes"]} >= {
+            "version_registered",
+            "alias_set",
+        }
 
 
 def test_the_validator_catches_a_broken_output(populated: Registry) -> None:
@@ -173,7 +223,7 @@ def test_json_is_one_line_when_piped_and_indented_on_a_terminal(
 
 def test_the_document_names_every_command_and_field() -> None:
     text = DOC_PATH.read_text(encoding="utf-8")
-    for path in {p for p, _, _ in COMMANDS}:
+    for path in {p for p, _, _ in COMMANDS} | {p for p, _, _, _ in GIT_COMMANDS}:
         assert f"mreg {path}" in text, path
     for name, definition in SCHEMA["$defs"].items():
         assert f"`{name}`" in text, name
