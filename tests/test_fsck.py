@@ -343,3 +343,53 @@ def test_a_read_only_store_still_resolves_folder_artifacts(
 
     monkeypatch.setattr(ObjectsPin, "_open", read_only)
     assert store.artifact_path(mv) == path
+
+
+def test_a_git_merge_in_progress_is_explained_in_registry_terms(isolated: Path, cli: Cli) -> None:
+    from git_helpers import Repo
+
+    repo = Repo(isolated / "proj")
+    repo.register("fraud", "v1")
+    repo.commit("fraud 1")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.register("fraud", "feature-2")
+    repo.commit("feature: fraud 2")
+    repo.git("checkout", "-q", "main")
+    repo.register("fraud", "main-2")
+    repo.commit("main: fraud 2")
+    assert repo.try_git("merge", "--no-edit", "feature").returncode != 0
+    findings = {f.kind: f for f in repo.registry.fsck()}
+    collision = findings["version-collision"]
+    assert collision.severity == ERROR and collision.path == "models/fraud/versions/2.toml"
+    assert "fraud version 2 was registered on both sides" in collision.message
+    assert "`mreg merge --renumber` settles it" in collision.message
+    assert findings["merge-conflict"].path == "models/fraud/versions/2.toml"  # the markers, too
+    result = cli("--store", str(repo.top), "fsck")
+    assert result.exit_code == 5 and "resolve them in git first" in result.stderr
+    assert cli("--store", str(repo.top), "merge", "--renumber").exit_code == 0
+    assert repo.registry.fsck() == []
+
+
+def test_a_checkout_without_objects(isolated: Path, cli: Cli) -> None:
+    """The objects are kept out of git by default: a clone (a CI job) has the records only."""
+    from git_helpers import Repo
+
+    repo = Repo(isolated / "proj")
+    repo.register("fraud", "v1")
+    repo.registry.create_model_version("fraud", "s3://bucket/fraud")
+    repo.commit("fraud 1 and 2")
+    repo.git("clone", "-q", str(repo.top), str(isolated / "clone"))
+    clone = Registry(isolated / "clone")
+    (finding,) = clone.fsck()
+    assert (finding.severity, finding.kind, finding.path) == (WARNING, "objects-absent", "objects")
+    assert cli("--store", str(isolated / "clone"), "fsck").exit_code == 0
+    assert {f.kind for f in clone.fsck(full=True)} == {"missing-object"}  # asked to check the bytes
+    # With one object present, a missing one is damage again.
+    shutil.copytree(repo.registry.layout.objects, clone.layout.objects, dirs_exist_ok=True)
+    assert clone.fsck(full=True) == []
+    for blob in clone.layout.objects.rglob("*"):
+        if blob.is_file():
+            blob.unlink()
+    (clone.layout.objects / "00").mkdir()
+    (clone.layout.objects / "00" / ("0" * 62)).write_bytes(b"another object")
+    assert {f.kind for f in clone.fsck()} == {"missing-object", "unreferenced-object"}

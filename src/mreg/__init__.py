@@ -6,11 +6,14 @@ mv = registry.create_model_version("fraud", "model.onnx")
 registry.set_registered_model_alias("fraud", "champion", mv.version)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from mreg.entities import AliasSpan, Artifact, ArtifactFile, Event, Lineage, ModelVersion, RegisteredModel
 from mreg.errors import (
     AlreadyExists,
     Conflict,
     IntegrityError,
+    InvalidFilter,
     InvalidInput,
     LockTimeout,
     MregError,
@@ -19,6 +22,19 @@ from mreg.errors import (
 )
 from mreg.registry import Registry, init_store, locate_store
 from mreg.uris import ModelRef, parse_model_uri
+
+if TYPE_CHECKING:
+    from mreg.search import PagedList
+
+
+def __getattr__(name: str) -> Any:
+    # PagedList lives in mreg.search, which only searches import (it costs start-up time).
+    if name == "PagedList":
+        from mreg.search import PagedList
+
+        return PagedList
+    raise AttributeError(f"module 'mreg' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
@@ -30,6 +46,7 @@ __all__ = [
     "Conflict",
     "Event",
     "IntegrityError",
+    "InvalidFilter",
     "InvalidInput",
     "Lineage",
     "LockTimeout",
@@ -37,6 +54,7 @@ __all__ = [
     "ModelVersion",
     "MregError",
     "NotFound",
+    "PagedList",
     "RegisteredModel",
     "Registry",
     "StoreError",

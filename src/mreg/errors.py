@@ -43,6 +43,28 @@ class StoreError(MregError):
     exit_code = 1
 
 
+class InvalidFilter(MregError):
+    """A search filter, order-by clause or page token cannot be used. The message names the
+    token, its position (1-based) and what was expected there."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        text: str = "",
+        position: int | None = None,
+        expected: str = "",
+        found: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.text = text
+        self.position = position
+        self.expected = expected
+        self.found = found
+
+
 class LockTimeout(MregError):
     """Another process held the store lock for longer than the timeout. Trying again may work."""
 

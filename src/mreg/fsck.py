@@ -60,6 +60,7 @@ KNOWN_ACTIONS = frozenset(
         "version_described",
         "version_deleted",
         "version_stage_changed",
+        "version_renumbered",
         "version_tag_set",
         "version_tag_deleted",
         "alias_set",
@@ -121,6 +122,7 @@ class Scan:
         self.root = root
         self.layout = Layout(root)
         self.full = full
+        self.config: dict[str, Any] = {}
         self.symlinks: set[Path] = set()
         self.models: dict[str, ModelScan] = {}
         self.unreadable_versions = 0
@@ -193,7 +195,7 @@ def check_config(scan: Scan) -> Iterator[Finding]:
     """config.toml parses and names a format this mreg reads."""
     path = scan.layout.config
     try:
-        records.check_config(path, scan.read_toml(path))
+        scan.config = records.check_config(path, scan.read_toml(path))
     except FileNotFoundError:
         yield scan.finding(ERROR, "missing-file", path, "missing: the store has no configuration")
     except MregError as err:
@@ -485,10 +487,27 @@ def _artifact_problem(artifact: Artifact) -> str | None:
     return None
 
 
+def _objects_not_in_checkout(scan: Scan) -> bool:
+    """Whether this is a checkout without the objects: the store keeps them out of git and not
+    one is here (a CI job's clone). Then a missing object is expected, not damage; ``--full``,
+    which is asked to check the bytes, still calls it an error."""
+    committed = scan.config.get("objects", {}).get("commit", False)
+    return not committed and not scan.full and next(iter(_object_files(scan)), None) is None
+
+
 @check
 def check_artifacts(scan: Scan) -> Iterator[Finding]:
     """Every live version's artifact is consistent and each of its objects is present, a regular
     file of the recorded size."""
+    absent = _objects_not_in_checkout(scan)
+    if absent and any(fields["artifact"].kind != "uri" for _, _, fields in scan.live_versions()):
+        yield scan.finding(
+            WARNING,
+            "objects-absent",
+            scan.layout.objects.parent,
+            "no object of any version is here (objects are not committed to git): artifacts not "
+            "checked; `mreg fsck --full` counts them as missing",
+        )
     for model, number, fields in scan.live_versions():
         artifact: Artifact = fields["artifact"]
         path = scan.layout.version_file(model.name, number)
@@ -502,7 +521,7 @@ def check_artifacts(scan: Scan) -> Iterator[Finding]:
         for entry in artifact.files:
             scan.referenced_blobs.setdefault(entry.sha256, []).append(path)
             blob = scan.layout.blob(entry.sha256)
-            if scan.behind_symlink(blob):
+            if absent or scan.behind_symlink(blob):
                 continue
             try:
                 info = os.lstat(blob)
@@ -579,6 +598,28 @@ def check_temporaries(scan: Scan) -> Iterator[Finding]:
             yield scan.finding(LEFTOVER, "cache-temp", path, "partial tree cache")
         elif entry.name not in scan.referenced_trees and not scan.unreadable_versions:
             yield scan.finding(LEFTOVER, "stale-cache", path, "tree cache of no live version")
+
+
+@check
+def check_git_merge(scan: Scan) -> Iterator[Finding]:
+    """A git merge (or rebase, cherry-pick) in progress left registry files unmerged: each
+    conflict explained in registry terms (which versions collide, from which branches), and what
+    settles it."""
+    from mreg import gitmerge
+
+    try:
+        conflicts = gitmerge.find_merge_conflicts(scan.root)
+    except (MregError, OSError):
+        return  # git cannot be asked: the conflict markers are still reported file by file
+    for conflict in conflicts:
+        settle = "`mreg merge --renumber` settles it" if conflict.resolvable else "settle it by hand"
+        yield Finding(
+            ERROR,
+            conflict.kind.replace("_", "-"),
+            conflict.path,
+            f"{files.display_path(scan.root / conflict.path)}: unresolved git merge: {conflict.message}; "
+            f"{settle}",
+        )
 
 
 def check_object_contents(scan: Scan) -> Iterator[Finding]:

@@ -43,9 +43,11 @@ from mreg.store.layout import STORE_DIRNAME, Layout, version_from_filename
 from mreg.store.lock import ObjectsPin, StoreLock, lock_timeout_from_env
 from mreg.uris import ModelRef, parse_model_uri
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported by the methods that need them: no other command pays for them
     from mreg.fsck import Finding
     from mreg.gc import GcReport
+    from mreg.gitmerge import MergePlan
+    from mreg.search import Filter, PagedList
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -125,8 +127,10 @@ def init_store(
         raise StoreError(f"refusing to create a store through the symlink {root}")
     config = root / "config.toml"
     if config.is_file():
-        records.check_config(config, files.read_toml(root, config))
-        return Path(os.path.realpath(root)), False
+        record = records.check_config(config, files.read_toml(root, config))
+        root = Path(os.path.realpath(root))
+        _sync_git_files(root, record, commit_objects=commit_objects)
+        return root, False
     root.mkdir(parents=True, exist_ok=True)
     root = Path(os.path.realpath(root))
     layout = Layout(root)
@@ -138,6 +142,33 @@ def init_store(
     files.write_bytes_atomic(root, root / ".gitattributes", GITATTRIBUTES.encode())
     files.write_toml_atomic(root, layout.config, records.config_record(commit_objects=commit_objects))
     return root, True
+
+
+def _sync_git_files(root: Path, config: dict[str, Any], *, commit_objects: bool) -> None:
+    """Keep ``.gitignore`` in step with the ``objects.commit`` setting of ``config.toml``
+    (``--commit-objects`` turns it on), and restore a missing ``.gitignore``/``.gitattributes``."""
+    committed = bool(config.get("objects", {}).get("commit", False))
+    if commit_objects and not committed:
+        files.write_toml_atomic(
+            root, root / "config.toml", {**config, "objects": {**config.get("objects", {}), "commit": True}}
+        )
+        committed = True
+    try:
+        text: str | None = files.read_bytes(root, root / ".gitignore").decode("utf-8", "replace")
+    except FileNotFoundError:
+        text = None
+    if text is None:
+        wanted = GITIGNORE + ("" if committed else GITIGNORE_OBJECTS)
+    elif committed:
+        wanted = text.replace(GITIGNORE_OBJECTS, "").replace("/objects/\n", "")
+    elif "/objects/" not in text.splitlines():
+        wanted = text + ("" if text.endswith("\n") or not text else "\n") + GITIGNORE_OBJECTS
+    else:
+        wanted = text
+    if wanted != text:
+        files.write_bytes_atomic(root, root / ".gitignore", wanted.encode())
+    if not (root / ".gitattributes").exists():
+        files.write_bytes_atomic(root, root / ".gitattributes", GITATTRIBUTES.encode())
 
 
 def _holding_objects_pin(method: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -294,10 +325,21 @@ class Registry:
         )
 
     def _live_versions_descending(self, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
-        for number in reversed(self._version_numbers(name)):
-            fields = self._version_fields(name, number)
-            if fields is not None and fields["status"] != records.STATUS_DELETED:
-                yield number, fields
+        # Read in growing batches through one folder descriptor: `latest` usually needs one file,
+        # latest_versions of a model with no Staging version needs them all (10 times faster so).
+        numbers = self._version_numbers(name)[::-1]
+        folder = self.layout.versions_dir(name)
+        start, size = 0, 4
+        while start < len(numbers):
+            batch = numbers[start : start + size]
+            read = files.read_toml_many(self.root, folder, [f"{n}.toml" for n in batch])
+            for number, (filename, record) in zip(batch, read, strict=True):
+                if record is None:
+                    continue
+                fields = records.read_version(f"{folder}{os.sep}{filename}", record)
+                if fields["status"] != records.STATUS_DELETED:
+                    yield number, fields
+            start, size = start + size, min(size * 4, 1024)
 
     def _latest_per_stage(
         self, name: str, aliases: dict[str, int], stages: Iterable[str] | None = None
@@ -594,6 +636,9 @@ class Registry:
         if is_uri(text):
             return Artifact(kind="uri", uri=text), text, None
         path = Path(text)
+        real = Path(os.path.realpath(path))
+        if real == self.root or self.root in real.parents:
+            raise InvalidInput(f"source {text} is inside the store; register a file or folder outside .mreg/")
         if path.is_dir():
             entries = objects.put_tree(self.layout, path, progress)
             files_ = tuple(ArtifactFile(e.path, e.sha256, e.size) for e in entries)
@@ -1000,6 +1045,92 @@ class Registry:
             raise
         return target
 
+    # ------------------------------------------------------------------------------------ search
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 100,  # MLflow's SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        """Registered models matching ``filter_string`` (MLflow's syntax: docs/search.md), sorted
+        by ``order_by`` (default ``["name ASC"]``), one page of at most ``max_results`` (up to
+        1000); the result's ``token`` fetches the next page. Only the models of the page are
+        read in full (aliases, latest versions)."""
+        from mreg import search
+
+        query = search.ModelSearch(filter_string, max_results, order_by, page_token)
+        names = [n for n in self.model_names() if query.filter.accepts("name", n)]
+        fields: dict[str, dict[str, Any]] = {}
+        if query.needs_model_files:
+            candidates = []
+            for name in names:
+                with contextlib.suppress(NotFound):  # deleted while we read: not a result
+                    fields[name] = self._model_fields(name)
+                    summary = RegisteredModel(name=name, **fields[name])
+                    if query.filter.matches(summary, checked=["name"]):
+                        candidates.append(summary)
+            ordered = [m.name for m in query.sort(candidates)]
+        else:
+            ordered = query.sort_names(names)
+        page = query.page(ordered)
+        models = []
+        for name in page:
+            with contextlib.suppress(NotFound):  # deleted while we read: not a result
+                models.append(self._registered_model(name, fields.get(name) or self._model_fields(name)))
+        return search.PagedList(models, page.token)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10_000,  # MLflow's SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+        *,
+        model: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        """Live versions matching ``filter_string`` (MLflow's syntax plus ``alias``, ``stage``,
+        ``created_at``: docs/search.md), of every model or only of ``model``, sorted by
+        ``order_by`` (default MLflow's ``["last_updated_timestamp DESC"]``), one page of at most
+        ``max_results`` (up to 200,000); the result's ``token`` fetches the next page."""
+        from mreg import search
+
+        query = search.VersionSearch(filter_string, max_results, order_by, page_token)
+        if model is not None:
+            self._model_fields(model)
+        found: list[ModelVersion] = []
+        for name in [model] if model is not None else self.model_names():
+            if query.filter.accepts("name", name):
+                found += self._matching_versions(name, query.filter)
+        return query.page(query.sort(found))
+
+    def _matching_versions(self, name: str, filter_: Filter) -> list[ModelVersion]:
+        """The live versions of ``name`` that pass ``filter_``. Conditions on the version number
+        and the aliases are tested before a version file is read; each file is read once."""
+        aliases = self._aliases(name)
+        held: dict[int, tuple[str, ...]] = {}
+        for alias, number in sorted(aliases.items()):
+            held[number] = (*held.get(number, ()), alias)
+        numbers = [
+            n
+            for n in self._version_numbers(name)
+            if filter_.accepts("version_number", n) and filter_.accepts("alias", held.get(n, ()))
+        ]
+        folder = self.layout.versions_dir(name)
+        result = []
+        read = files.read_toml_many(self.root, folder, [f"{n}.toml" for n in numbers])
+        for number, (filename, record) in zip(numbers, read, strict=True):
+            if record is None:
+                continue
+            fields = records.read_version(f"{folder}{os.sep}{filename}", record)
+            if fields["status"] == records.STATUS_DELETED:
+                continue
+            mv = self._model_version(name, number, fields, aliases)
+            if filter_.matches(mv, checked=["name", "version_number", "alias"]):
+                result.append(mv)
+        return result
+
     # ----------------------------------------------------------------------------------- history
 
     def get_history(
@@ -1040,6 +1171,37 @@ class Registry:
     def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasSpan]:
         """Which versions held ``alias`` (or each alias), from when to when."""
         return history.alias_spans(self.get_history(name, alias=alias), alias)
+
+    # ------------------------------------------------------------------------------- git merges
+
+    def resolve_merge_conflicts(self, *, keep: str = "ours", dry_run: bool = False) -> MergePlan:
+        """Resolve the registry conflicts of the git merge (or rebase, cherry-pick) in progress:
+        versions both sides registered under one number get distinct numbers (the side not kept
+        is renumbered, with its aliases and history), aliases and records are merged three-way,
+        and the result is staged. Raises Conflict, changing nothing, when a conflict needs a
+        person. See ``mreg.gitmerge``."""
+        from mreg import gitmerge
+
+        with self._locked():
+            plan = gitmerge.plan_resolution(self.root, keep=keep)
+            if plan.context is None:
+                raise NotFound(
+                    "no git merge, rebase or cherry-pick is in progress"
+                    + (": resolve the conflicts by hand" if plan.findings else "")
+                )
+            if not plan.resolvable:
+                problems = [f.message for f in plan.findings if not f.resolvable]
+                raise Conflict(f"cannot resolve automatically: {'; '.join(problems)}")
+            if dry_run:
+                return plan
+            for path, record in plan.writes.items():
+                self._write(self.root / path, record)
+            for path in plan.removes:
+                files.remove_file(self.root, self.root / path)
+            for event in plan.events:
+                self._event(event.model, event.action, **event.fields)
+            gitmerge.stage_resolution(self.root, plan)
+        return plan
 
     # ------------------------------------------------------------------------------- maintenance
 

@@ -6,14 +6,25 @@ from typing import Annotated
 
 import typer
 
+from mreg.cli import complete
 from mreg.cli.common import Json, Message, Quiet, open_registry
 from mreg.cli.output import emit_json, message, table
 from mreg.cli.versions import lookup
 
 app = typer.Typer(help="Set, move, delete and list aliases (champion, challenger, …).", no_args_is_help=True)
 
-Name = Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)]
-Alias = Annotated[str, typer.Argument(help="The alias: letters, digits, '_' and '-'.", show_default=False)]
+Name = Annotated[
+    str,
+    typer.Argument(
+        help="The registered model's name.", show_default=False, autocompletion=complete.model_names
+    ),
+]
+Alias = Annotated[
+    str,
+    typer.Argument(
+        help="The alias: letters, digits, '_' and '-'.", show_default=False, autocompletion=complete.aliases
+    ),
+]
 
 
 @app.command("set")
@@ -22,7 +33,12 @@ def set_alias(
     name: Name,
     alias: Alias,
     version: Annotated[
-        str, typer.Argument(help="A version number, 'latest', or @OTHER_ALIAS.", show_default=False)
+        str,
+        typer.Argument(
+            help="A version number, 'latest', or @OTHER_ALIAS.",
+            show_default=False,
+            autocompletion=complete.versions,
+        ),
     ],
     expect: Annotated[
         int | None,

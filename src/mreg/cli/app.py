@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from mreg import __version__
-from mreg.cli import alias, history, init, models, register, resolve, stage, tag, versions
+from mreg.cli import alias, diff, history, init, merge, models, register, resolve, stage, tag, versions
 from mreg.cli import fsck as fsck_command
 from mreg.cli import gc as gc_command
 from mreg.cli.common import options
@@ -35,6 +35,12 @@ class MregGroup(TyperGroup):
         except KeyboardInterrupt:
             _error("interrupted")
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # The reader went away (`mreg versions list | head -1`): stop quietly, as git and the
+            # coreutils do, with the code of a process killed by SIGPIPE; pointing stdout at
+            # /dev/null keeps the flush at exit from raising the same error again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except Exception as err:
             if getattr(err, "exit_code", None) is not None and type(err).__module__.startswith(
                 ("click", "typer")
@@ -47,6 +53,14 @@ class MregGroup(TyperGroup):
                 detail = f"unexpected {type(err).__name__}: {err}"
             _error(detail + ("" if _debug(ctx) else " (run with --debug for the traceback)"))
             raise typer.Exit(1) from None
+
+    def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: str | None = None) -> None:
+        """A shell asking for completions (``_MREG_COMPLETE`` set) gets mreg's answers, see shells.py."""
+        if os.environ.get(complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()):
+            from mreg.cli import shells
+
+            shells.register()
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
 
 def _debug(ctx: Any) -> bool:
@@ -70,6 +84,9 @@ app = typer.Typer(
     epilog="Examples:  mreg init  ·  mreg register model.onnx --name fraud  ·  "
     "mreg alias set fraud champion 2  ·  mreg resolve models:/fraud@champion --field path",
     no_args_is_help=True,
+    # completion scripts ship in completions/ and the wheel's share/ (see README); Typer's own
+    # --install-completion would write a weaker script into the user's shell startup files
+    add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -117,6 +134,8 @@ app.command("register")(register.register)
 app.command("resolve")(resolve.resolve)
 app.command("get")(resolve.get)
 app.command("history")(history.history)
+app.command("diff")(diff.diff)
+app.command("merge")(merge.merge)
 app.command("fsck")(fsck_command.fsck)
 app.command("gc")(gc_command.gc)
 app.add_typer(models.app, name="models")

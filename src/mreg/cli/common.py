@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ import typer
 from mreg.entities import ModelVersion, iso
 from mreg.errors import InvalidInput
 from mreg.registry import Registry
+from mreg.uris import SCHEME
 
 
 @dataclass
@@ -96,6 +98,68 @@ def version_row(mv: ModelVersion, *, with_name: bool) -> list[str]:
 VERSION_HEADERS = ["version", "aliases", "stage", "created", "by", "size", "run"]
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON (documented in docs/json-output.md).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the essential value.")]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No messages; print only the essential value, if any.")
+]
 Message = Annotated[str | None, typer.Option("--message", "-m", help="Why: recorded in the model's history.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+class Field(StrEnum):
+    """What ``--field`` prints of a version: one value, for ``$(…)`` in scripts."""
+
+    path = "path"
+    version = "version"
+    digest = "digest"
+    source = "source"
+    name = "name"
+    uri = "uri"
+    stage = "stage"
+    run_id = "run_id"
+
+
+def field_value(registry: Registry, mv: ModelVersion, field: Field) -> str:
+    if field is Field.path:
+        return str(registry.artifact_path(mv))
+    if field is Field.digest:
+        return f"sha256:{mv.artifact.digest}" if mv.artifact.digest else ""
+    if field is Field.uri:
+        return f"{SCHEME}{mv.name}/{mv.version}"
+    if field is Field.stage:
+        return mv.current_stage
+    return str(getattr(mv, field.value))
+
+
+FieldOpt = Annotated[
+    Field | None,
+    typer.Option("--field", "-f", help="Print only this value of the version, for $(…) in scripts."),
+]
+FilterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--filter",
+        help="MLflow's search filter, e.g. \"tags.team = 'risk' AND name LIKE 'fraud%'\" (docs/search.md).",
+        show_default=False,
+    ),
+]
+OrderBy = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--order-by", help="KEY [ASC|DESC], e.g. 'creation_timestamp DESC'; repeatable.", show_default=False
+    ),
+]
+PageToken = Annotated[
+    str | None,
+    typer.Option(
+        "--page-token", help="Continue a search: the token the previous page printed.", show_default=False
+    ),
+]
+
+
+def next_page_hint(token: str | None) -> None:
+    """Tell the person at the terminal that there is more (stderr; scripts read the JSON's
+    ``next_page_token``)."""
+    if token:
+        from mreg.cli.output import message
+
+        message(f"more results: run again with --page-token {token}")

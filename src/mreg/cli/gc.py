@@ -16,6 +16,9 @@ def gc(
         bool, typer.Option("--yes", "-y", help="Remove them; without it gc only lists what it would remove.")
     ] = False,
     as_json: Json = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the paths (inside the store), one per line.")
+    ] = False,
 ) -> None:
     """Remove leftovers: temp files of killed processes, unreferenced objects, trash, stale caches.
 
@@ -30,6 +33,10 @@ def gc(
     report = open_registry(ctx).gc(delete=yes)
     if as_json:
         emit_json(report.to_dict())
+        return
+    if quiet:
+        for finding in report.removed:
+            emit_line(finding.path)
         return
     verb = "removed" if yes else "would remove"
     for finding in report.removed:

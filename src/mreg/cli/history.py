@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from mreg.cli import complete
 from mreg.cli.common import Json, open_registry, parse_since, short_time
 from mreg.cli.output import emit_json, message, table
 from mreg.entities import Event
@@ -27,6 +28,7 @@ def describe(event: Event) -> str:
         "version_described": f"version {v} description changed",
         "version_deleted": f"version {v} deleted",
         "version_stage_changed": f"version {v} stage {old} → {new}",
+        "version_renumbered": f"version {old} renumbered to {new}",
         "version_tag_set": f"version {v} tag {event.key} = {new!s:.60}",
         "version_tag_deleted": f"version {v} tag {event.key} removed",
         "alias_set": f"@{event.alias} → {new}",
@@ -40,9 +42,20 @@ def describe(event: Event) -> str:
 
 def history(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The registered model's name.", show_default=False, autocompletion=complete.model_names
+        ),
+    ],
     alias: Annotated[
-        str | None, typer.Option("--alias", "-a", help="Which versions held this alias, from when to when.")
+        str | None,
+        typer.Option(
+            "--alias",
+            "-a",
+            help="Which versions held this alias, from when to when.",
+            autocompletion=complete.aliases,
+        ),
     ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only events at or after this date (ISO-8601, UTC).")

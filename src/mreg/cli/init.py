@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli.common import Json, options
+from mreg.cli.common import Json, Quiet, options
 from mreg.cli.output import emit_json, message
 from mreg.registry import init_store
 
@@ -26,15 +26,18 @@ def init(
         ),
     ] = False,
     as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     """Create a registry (.mreg/) in a folder.
 
-    Running it again on an existing store checks the store and changes nothing.
+    Running it again on an existing store checks it, restores a missing .mreg/.gitignore or
+    .gitattributes, and brings .gitignore in line with the objects.commit setting of config.toml
+    (--commit-objects turns that setting on).
 
     Example:  mreg init && git add .mreg
     """
     root, created = init_store(path or options(ctx).store, commit_objects=commit_objects)
     if as_json:
         emit_json({"store": str(root), "created": created})
-    else:
+    elif not quiet:
         message(f"{'Initialized empty' if created else 'Found existing'} mreg store in {root}")

@@ -7,12 +7,17 @@ from typing import Annotated
 
 import typer
 
+from mreg.cli import complete
 from mreg.cli.common import (
     VERSION_HEADERS,
+    FilterOpt,
     Json,
     Message,
+    OrderBy,
+    PageToken,
     Quiet,
     Yes,
+    next_page_hint,
     open_registry,
     read_description,
     short_time,
@@ -26,7 +31,12 @@ app = typer.Typer(
     help="Create, show, list, rename, describe and delete registered models.", no_args_is_help=True
 )
 
-Name = Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)]
+Name = Annotated[
+    str,
+    typer.Argument(
+        help="The registered model's name.", show_default=False, autocompletion=complete.model_names
+    ),
+]
 Description = Annotated[str | None, typer.Option("--description", "-d", help="Markdown description.")]
 DescriptionFile = Annotated[
     Path | None, typer.Option("--description-file", "-D", help="Read the Markdown description from a file.")
@@ -40,17 +50,32 @@ def _first_line(text: str) -> str:
 @app.command("list")
 def list_models(
     ctx: typer.Context,
+    filter_string: FilterOpt = None,
+    order_by: OrderBy = None,
+    max_results: Annotated[
+        int, typer.Option("--max-results", help="At most this many models (1 to 1000), as MLflow.")
+    ] = 100,  # MLflow's default; mreg.search is imported only when a search runs
+    page_token: PageToken = None,
     as_json: Json = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the names.")] = False,
 ) -> None:
-    """List registered models.
+    """List registered models; search them with --filter (MLflow's syntax, docs/search.md).
 
-    Example:  mreg models list --json
+    Ordered by name unless --order-by says otherwise.
+
+    More than --max-results: the next page's token goes to stderr (next_page_token in JSON).
+
+    Examples:
+
+      mreg models list --filter "tags.team = 'risk'" --order-by "last_updated_timestamp DESC"
+
+      mreg models list --filter "name LIKE 'fraud%'" -q
     """
-    models = open_registry(ctx).list_registered_models()
+    models = open_registry(ctx).search_registered_models(filter_string, max_results, order_by, page_token)
     if as_json:
-        emit_json({"registered_models": [m.to_dict() for m in models]})
-    elif quiet:
+        emit_json({"registered_models": [m.to_dict() for m in models], "next_page_token": models.token})
+        return
+    if quiet:
         for model in models:
             emit_line(model.name)
     else:
@@ -68,8 +93,11 @@ def list_models(
                 ]
             )
         table(["name", "latest", "aliases", "updated", "description"], rows)
-        if not models:
+        if not models and not filter_string and not page_token:
             message("no registered models (register one with `mreg register FILE --name NAME`)")
+        elif not models:
+            message("no registered models match")
+    next_page_hint(models.token)
 
 
 def show_model(model: RegisteredModel, versions_rows: list[list[str]]) -> None:
@@ -129,6 +157,7 @@ def create(
     tags: Annotated[list[str] | None, typer.Option("--tag", "-t", help="KEY=VALUE; repeatable.")] = None,
     msg: Message = None,
     as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     """Create an empty registered model (`mreg register` creates one as needed).
 
@@ -140,7 +169,7 @@ def create(
     )
     if as_json:
         emit_json(model.to_dict())
-    else:
+    elif not quiet:
         message(f"Created model {model.name}")
 
 
@@ -169,6 +198,7 @@ def update(
     description_file: DescriptionFile = None,
     msg: Message = None,
     as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     """Replace a model's description (inline or from a Markdown file).
 
@@ -182,12 +212,14 @@ def update(
     model = open_registry(ctx).update_registered_model(name, text, message=msg)
     if as_json:
         emit_json(model.to_dict())
-    else:
+    elif not quiet:
         message(f"Updated the description of model {model.name}")
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, name: Name, yes: Yes = False, msg: Message = None) -> None:
+def delete(
+    ctx: typer.Context, name: Name, yes: Yes = False, msg: Message = None, quiet: Quiet = False
+) -> None:
     """Delete a model with all its versions, aliases and history. Its name becomes free again.
 
     Asks for confirmation on a terminal; scripts pass --yes.
@@ -199,7 +231,8 @@ def delete(ctx: typer.Context, name: Name, yes: Yes = False, msg: Message = None
     if not yes:
         _confirm(f"Delete model {model.name} with all its versions and aliases?")
     registry.delete_registered_model(name, message=msg)
-    message(f"Deleted model {name}")
+    if not quiet:
+        message(f"Deleted model {name}")
 
 
 def _confirm(question: str) -> None:

@@ -6,8 +6,19 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli.common import Json, Message, Quiet, human_size, open_registry, read_description
+from mreg.cli import complete
+from mreg.cli.common import (
+    FieldOpt,
+    Json,
+    Message,
+    Quiet,
+    field_value,
+    human_size,
+    open_registry,
+    read_description,
+)
 from mreg.cli.output import emit_json, emit_line
+from mreg.cli.progress import byte_progress, local_size
 from mreg.names import parse_key_value
 
 
@@ -20,7 +31,15 @@ def register(
             "such as s3://… or runs:/… (recorded as a reference)."
         ),
     ],
-    name: Annotated[str, typer.Option("--name", "-n", help="The registered model (created if missing).")],
+    name: Annotated[
+        str,
+        typer.Option(
+            "--name",
+            "-n",
+            help="The registered model (created if missing).",
+            autocompletion=complete.model_names,
+        ),
+    ],
     description: Annotated[
         str | None, typer.Option("--description", "-d", help="Markdown description.")
     ] = None,
@@ -31,15 +50,22 @@ def register(
     run_link: Annotated[str | None, typer.Option("--run-link", help="A link to that run.")] = None,
     aliases: Annotated[
         list[str] | None,
-        typer.Option("--alias", "-a", help="Point this alias at the new version; repeatable."),
+        typer.Option(
+            "--alias",
+            "-a",
+            help="Point this alias at the new version; repeatable.",
+            autocompletion=complete.aliases,
+        ),
     ] = None,
     msg: Message = None,
     quiet: Quiet = False,
+    field: FieldOpt = None,
     as_json: Json = False,
 ) -> None:
     """Register a new version of a model.
 
-    Prints the new version; -q prints only its number, --json the whole record.
+    Prints the new version; -q prints only its number, --field one value of it, --json the whole
+    record.
 
     Examples:
 
@@ -49,17 +75,21 @@ def register(
     """
     registry = open_registry(ctx)
     tag_map = dict(parse_key_value(t) for t in tags or [])
-    mv = registry.create_model_version(
-        name,
-        source,
-        run_id=run_id,
-        tags=tag_map,
-        run_link=run_link,
-        description=read_description(description, None),
-        aliases=aliases or [],
-        message=msg,
-    )
-    if as_json:
+    with byte_progress(f"Copying {source}", lambda: local_size(source), quiet=quiet) as progress:
+        mv = registry.create_model_version(
+            name,
+            source,
+            run_id=run_id,
+            tags=tag_map,
+            run_link=run_link,
+            description=read_description(description, None),
+            aliases=aliases or [],
+            message=msg,
+            progress=progress,
+        )
+    if field is not None:
+        emit_line(field_value(registry, mv, field))
+    elif as_json:
         emit_json(mv.to_dict())
     elif quiet:
         emit_line(str(mv.version))

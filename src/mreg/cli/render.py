@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from rich.console import Console, Group, RenderableType
 from rich.markdown import Markdown
@@ -66,3 +67,41 @@ def version_card(version: ModelVersion, pairs: Sequence[tuple[str, str]]) -> Non
             title_align="left",
         )
     )
+
+
+err_console = Console(stderr=True)
+
+
+@contextmanager
+def byte_progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A bar on stderr for ``total`` bytes: size done, rate, time left. Gone when finished."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+_DIFF_STYLES = {"added": "green", "removed": "red", "changed": "yellow"}
+
+
+def registry_diff(title: str, rows: Sequence[tuple[str, str, str, str]]) -> None:
+    """``mreg diff``: one row per change (model, what, added/removed/changed, who and why)."""
+    grid = Table("model", "change", "who / why", title=title, header_style="bold", title_justify="left")
+    for model, text, kind, reason in rows:
+        grid.add_row(Text(model), Text(text, style=_DIFF_STYLES.get(kind, "")), Text(reason))
+    console.print(grid)

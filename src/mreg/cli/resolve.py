@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mreg.cli.common import Json, Quiet, open_registry
+from mreg.cli import complete
+from mreg.cli.common import FieldOpt, Json, Quiet, field_value, open_registry
 from mreg.cli.output import emit_json, emit_line, message
-from mreg.entities import ModelVersion
-from mreg.registry import Registry
+from mreg.cli.progress import byte_progress
 from mreg.uris import SCHEME
 
 Uri = Annotated[
@@ -20,39 +19,15 @@ Uri = Annotated[
         help="models:/NAME/VERSION, models:/NAME@ALIAS, models:/NAME/latest, models:/NAME/STAGE, "
         "or the short NAME/VERSION, NAME@ALIAS.",
         show_default=False,
+        autocompletion=complete.model_uris,
     ),
 ]
-
-
-class Field(StrEnum):
-    path = "path"
-    version = "version"
-    digest = "digest"
-    source = "source"
-    name = "name"
-    uri = "uri"
-    stage = "stage"
-    run_id = "run_id"
-
-
-def field_value(registry: Registry, mv: ModelVersion, field: Field) -> str:
-    if field is Field.path:
-        return str(registry.artifact_path(mv))
-    if field is Field.digest:
-        return f"sha256:{mv.artifact.digest}" if mv.artifact.digest else ""
-    if field is Field.uri:
-        return f"{SCHEME}{mv.name}/{mv.version}"
-    if field is Field.stage:
-        return mv.current_stage
-    return str(getattr(mv, field.value))
 
 
 def resolve(
     ctx: typer.Context,
     uri: Uri,
-    field: Annotated[
-        Field | None, typer.Option("--field", "-f", help="Print only this value, for $(…) in scripts.")
-    ] = None,
+    field: FieldOpt = None,
     as_json: Json = False,
 ) -> None:
     """Resolve a model URI to a version and its artifact.
@@ -100,6 +75,8 @@ def get(
     """
     registry = open_registry(ctx)
     mv = registry.resolve(uri)
-    path = registry.download_artifact(mv, output, force=force)
+    label = f"Copying {mv.name} version {mv.version}"
+    with byte_progress(label, lambda: mv.artifact.size, quiet=quiet) as progress:
+        path = registry.download_artifact(mv, output, force=force, progress=progress)
     if not quiet:
         message(f"Copied {mv.name} version {mv.version} to {path} (verified)")

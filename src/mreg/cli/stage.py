@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli.common import Json, Message, open_registry
+from mreg.cli import complete
+from mreg.cli.common import Json, Message, Quiet, open_registry
 from mreg.cli.output import emit_json, message
 from mreg.cli.versions import lookup
 
@@ -18,10 +19,25 @@ app = typer.Typer(
 @app.command("set")
 def set_stage(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)],
-    version: Annotated[str, typer.Argument(help="A version number, 'latest' or @ALIAS.", show_default=False)],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The registered model's name.", show_default=False, autocompletion=complete.model_names
+        ),
+    ],
+    version: Annotated[
+        str,
+        typer.Argument(
+            help="A version number, 'latest' or @ALIAS.", show_default=False, autocompletion=complete.versions
+        ),
+    ],
     stage: Annotated[
-        str, typer.Argument(help="None, Staging, Production or Archived (any case).", show_default=False)
+        str,
+        typer.Argument(
+            help="None, Staging, Production or Archived (any case).",
+            show_default=False,
+            autocompletion=complete.stages,
+        ),
     ],
     archive_existing: Annotated[
         bool,
@@ -32,6 +48,7 @@ def set_stage(
     ] = False,
     msg: Message = None,
     as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     """Move a version to a stage. Aliases are the modern way to mark deployments; see docs/concepts.md.
 
@@ -42,5 +59,5 @@ def set_stage(
     mv = registry.transition_model_version_stage(name, number, stage, archive_existing, message=msg)
     if as_json:
         emit_json(mv.to_dict())
-    else:
+    elif not quiet:
         message(f"{mv.name} version {mv.version} is now in stage {mv.current_stage}")

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli.common import Message, open_registry
+from mreg.cli import complete
+from mreg.cli.common import Message, Quiet, open_registry
 from mreg.cli.output import message
 from mreg.cli.versions import lookup
 from mreg.names import parse_key_value
@@ -15,11 +16,19 @@ app = typer.Typer(
     help="Set and delete tags on a model or, with --version, on a version.", no_args_is_help=True
 )
 
-Name = Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)]
+Name = Annotated[
+    str,
+    typer.Argument(
+        help="The registered model's name.", show_default=False, autocompletion=complete.model_names
+    ),
+]
 VersionOpt = Annotated[
     str | None,
     typer.Option(
-        "--version", "-v", help="Tag this version (number, 'latest' or @ALIAS) instead of the model."
+        "--version",
+        "-v",
+        help="Tag this version (number, 'latest' or @ALIAS) instead of the model.",
+        autocompletion=complete.versions,
     ),
 ]
 
@@ -28,9 +37,13 @@ VersionOpt = Annotated[
 def set_tags(
     ctx: typer.Context,
     name: Name,
-    pairs: Annotated[list[str], typer.Argument(help="KEY=VALUE pairs.", show_default=False)],
+    pairs: Annotated[
+        list[str],
+        typer.Argument(help="KEY=VALUE pairs.", show_default=False, autocompletion=complete.tag_pairs),
+    ],
     version: VersionOpt = None,
     msg: Message = None,
+    quiet: Quiet = False,
 ) -> None:
     """Set one or more tags, in one step.
 
@@ -40,20 +53,25 @@ def set_tags(
     registry = open_registry(ctx)
     if version is None:
         registry.set_registered_model_tags(name, tags, message=msg)
-        message(f"Tagged model {name}: {', '.join(tags)}")
+        what = f"model {name}"
     else:
         number = lookup(registry, name, version).version
         registry.set_model_version_tags(name, number, tags, message=msg)
-        message(f"Tagged {name} version {number}: {', '.join(tags)}")
+        what = f"{name} version {number}"
+    if not quiet:
+        message(f"Tagged {what}: {', '.join(tags)}")
 
 
 @app.command("delete")
 def delete_tags(
     ctx: typer.Context,
     name: Name,
-    keys: Annotated[list[str], typer.Argument(help="Tag keys.", show_default=False)],
+    keys: Annotated[
+        list[str], typer.Argument(help="Tag keys.", show_default=False, autocompletion=complete.tag_keys)
+    ],
     version: VersionOpt = None,
     msg: Message = None,
+    quiet: Quiet = False,
 ) -> None:
     """Delete one or more tags (a key that is not set is not an error).
 
@@ -64,4 +82,5 @@ def delete_tags(
         registry.delete_registered_model_tags(name, keys, message=msg)
     else:
         registry.delete_model_version_tags(name, lookup(registry, name, version).version, keys, message=msg)
-    message(f"Removed tag(s) {', '.join(keys)}")
+    if not quiet:
+        message(f"Removed tag(s) {', '.join(keys)}")

@@ -6,12 +6,20 @@ from typing import Annotated
 
 import typer
 
+from mreg.cli import complete
 from mreg.cli.common import (
     VERSION_HEADERS,
+    FieldOpt,
+    FilterOpt,
     Json,
     Message,
+    OrderBy,
+    PageToken,
+    Quiet,
     Yes,
+    field_value,
     human_size,
+    next_page_hint,
     open_registry,
     short_time,
     version_row,
@@ -23,9 +31,19 @@ from mreg.uris import parse_version_ref
 
 app = typer.Typer(help="List, show, describe and delete model versions.", no_args_is_help=True)
 
-Name = Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)]
+Name = Annotated[
+    str,
+    typer.Argument(
+        help="The registered model's name.", show_default=False, autocompletion=complete.model_names
+    ),
+]
 Version = Annotated[
-    str, typer.Argument(help="A version number, 'latest', a stage, or @ALIAS.", show_default=False)
+    str,
+    typer.Argument(
+        help="A version number, 'latest', a stage, or @ALIAS.",
+        show_default=False,
+        autocompletion=complete.versions,
+    ),
 ]
 
 
@@ -39,23 +57,61 @@ def list_versions(
     ctx: typer.Context,
     name: Annotated[
         str | None,
-        typer.Argument(help="Only this model's versions [default: every model].", show_default=False),
+        typer.Argument(
+            help="Only this model's versions (default: every model's).",
+            show_default=False,
+            autocompletion=complete.model_names,
+        ),
     ] = None,
+    filter_string: FilterOpt = None,
+    order_by: OrderBy = None,
+    max_results: Annotated[
+        int, typer.Option("--max-results", help="At most this many versions (1 to 200000), as MLflow.")
+    ] = 10_000,  # MLflow's default; mreg.search is imported only when a search runs
+    page_token: PageToken = None,
+    field: FieldOpt = None,
     as_json: Json = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print only the version numbers (NAME/VERSION without NAME)."),
+    ] = False,
 ) -> None:
-    """List live versions of one model, or of every model.
+    """List live versions of one model or of every model; search them with --filter.
 
-    Examples:  mreg versions list fraud  ·  mreg versions list --json
+    The filter is MLflow's (docs/search.md), plus alias, stage and created_at.
+
+    Newest change first (MLflow's last_updated_timestamp DESC) unless --order-by says otherwise.
+
+    More than --max-results: the next page's token goes to stderr (next_page_token in JSON).
+
+    Examples:
+
+      mreg versions list fraud --filter "tags.dataset = 'may' AND version_number > 3"
+
+      mreg versions list --filter "alias = 'champion'" --field uri
+
+      mreg versions list --filter "created_at >= '2026-11-01'" --order-by "version_number ASC" --json
     """
-    versions = open_registry(ctx).list_model_versions(name)
-    if as_json:
-        emit_json({"model_versions": [v.to_dict() for v in versions]})
+    registry = open_registry(ctx)
+    versions = registry.search_model_versions(filter_string, max_results, order_by, page_token, model=name)
+    if field is not None:
+        for mv in versions:
+            emit_line(field_value(registry, mv, field))
+    elif as_json:
+        emit_json({"model_versions": [v.to_dict() for v in versions], "next_page_token": versions.token})
         return
-    with_name = name is None
-    rows = [version_row(v, with_name=with_name) for v in versions]
-    table((["name"] if with_name else []) + VERSION_HEADERS, rows)
-    if not versions:
-        message("no versions")
+    elif quiet:
+        for mv in versions:
+            emit_line(str(mv.version) if name is not None else f"{mv.name}/{mv.version}")
+    else:
+        with_name = name is None
+        table(
+            (["name"] if with_name else []) + VERSION_HEADERS,
+            [version_row(v, with_name=with_name) for v in versions],
+        )
+        if not versions:
+            message("no versions match" if filter_string or page_token else "no versions")
+    next_page_hint(versions.token)
 
 
 def version_pairs(mv: ModelVersion) -> list[tuple[str, str]]:
@@ -81,7 +137,7 @@ def version_pairs(mv: ModelVersion) -> list[tuple[str, str]]:
         pairs.append(("run", mv.run_id + (f"  {mv.run_link}" if mv.run_link else "")))
     lin = mv.lineage
     if lin.git_commit or lin.git_branch:
-        dirty = " (dirty tree)" if lin.git_dirty else ""
+        dirty = {True: " (dirty: uncommitted changes)", False: " (clean)", None: ""}[lin.git_dirty]
         pairs.append(
             ("git", f"{lin.git_commit or 'no commit yet'} on {lin.git_branch or 'detached HEAD'}{dirty}")
         )
@@ -92,13 +148,19 @@ def version_pairs(mv: ModelVersion) -> list[tuple[str, str]]:
 
 
 @app.command("show")
-def show(ctx: typer.Context, name: Name, version: Version, as_json: Json = False) -> None:
+def show(
+    ctx: typer.Context, name: Name, version: Version, field: FieldOpt = None, as_json: Json = False
+) -> None:
     """Show one version: artifact, digests, lineage, tags, aliases.
 
-    Examples:  mreg versions show fraud 3  ·  mreg versions show fraud @champion --json
+    Examples:  mreg versions show fraud 3  ·  mreg versions show fraud @champion --json  ·
+    mreg versions show fraud latest --field digest
     """
-    mv = lookup(open_registry(ctx), name, version)
-    if as_json:
+    registry = open_registry(ctx)
+    mv = lookup(registry, name, version)
+    if field is not None:
+        emit_line(field_value(registry, mv, field))
+    elif as_json:
         emit_json(mv.to_dict())
     elif stdout_is_terminal():
         from mreg.cli import render
@@ -120,6 +182,7 @@ def update(
     description: Annotated[str, typer.Option("--description", "-d", help="The new Markdown description.")],
     msg: Message = None,
     as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     """Replace a version's description.
 
@@ -131,12 +194,19 @@ def update(
     )
     if as_json:
         emit_json(mv.to_dict())
-    else:
+    elif not quiet:
         message(f"Updated the description of {mv.name} version {mv.version}")
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, name: Name, version: Version, yes: Yes = False, msg: Message = None) -> None:
+def delete(
+    ctx: typer.Context,
+    name: Name,
+    version: Version,
+    yes: Yes = False,
+    msg: Message = None,
+    quiet: Quiet = False,
+) -> None:
     """Delete a version. Its aliases are removed; its number is never used again.
 
     Asks for confirmation on a terminal; scripts pass --yes.
@@ -151,4 +221,5 @@ def delete(ctx: typer.Context, name: Name, version: Version, yes: Yes = False, m
         aliases = f" (aliases {', '.join(mv.aliases)} go with it)" if mv.aliases else ""
         _confirm(f"Delete {mv.name} version {mv.version}{aliases}?")
     registry.delete_model_version(name, mv.version, message=msg)
-    message(f"Deleted {mv.name} version {mv.version}")
+    if not quiet:
+        message(f"Deleted {mv.name} version {mv.version}")

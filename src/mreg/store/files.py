@@ -19,7 +19,7 @@ import shutil
 import signal
 import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +209,7 @@ def _toml_error_position(message: str, text: str) -> str:
     return f"{last_line}: invalid TOML: {reason}"
 
 
-def line_of_key(path: Path, key: str, table: str | None = None) -> int | None:
+def line_of_key(path: Path | str, key: str, table: str | None = None) -> int | None:
     """Best effort, for error messages only: the line where ``key`` is set in ``path`` (inside
     ``[table]`` when given). None when the file cannot be read again or the key is not found."""
     try:
@@ -232,6 +232,71 @@ def line_of_key(path: Path, key: str, table: str | None = None) -> int | None:
 def read_toml(root: Path, path: Path) -> dict[str, Any]:
     """The single TOML reader of the store. Raises FileNotFoundError when missing."""
     return parse_toml(path, read_bytes(root, path))
+
+
+def read_toml_many(
+    root: Path, folder: Path, filenames: Iterable[str]
+) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """Read many TOML files of one folder, as ``read_toml`` would (None for a file that does
+    not exist). The folder is checked for symlinks once and each file is opened relative to it
+    without following a symlink: a search over 10,000 versions pays one open and one read each."""
+    # Imported here: compiling its patterns costs a millisecond that single reads need not pay.
+    # It accepts only lines that start with a key, a header or nothing, so a file it reads holds
+    # no conflict marker; anything else goes through parse_toml's checks and tomllib.
+    from mreg.store.simple_toml import parse_simple_toml
+
+    ensure_no_symlink(root, folder)
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise StoreError(f"refusing to follow symlink {display_path(folder)} inside the store") from None
+        if err.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise
+        for filename in filenames:
+            yield filename, None
+        return
+    try:
+        for filename in filenames:
+            try:
+                fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    raise StoreError(
+                        f"refusing to follow symlink {display_path(folder / filename)} inside the store"
+                    ) from None
+                if err.errno in (errno.ENOENT, errno.ENOTDIR):
+                    yield filename, None
+                    continue
+                raise
+            try:
+                data = _read_whole_file(fd, folder, filename)
+            finally:
+                os.close(fd)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = ""
+            simple = parse_simple_toml(text) if text else None
+            yield filename, simple if simple is not None else parse_toml(folder / filename, data)
+    finally:
+        os.close(dir_fd)
+
+
+def _read_whole_file(fd: int, folder: Path, filename: str) -> bytes:
+    """The content of the open file ``folder/filename``, read in one call sized by fstat."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreError(f"{display_path(folder / filename)} is not a regular file")
+    chunks = [os.read(fd, min(info.st_size, MAX_METADATA_BYTES) + 1)]
+    total = len(chunks[0])
+    while chunks[-1] and total != info.st_size and total <= MAX_METADATA_BYTES:
+        chunks.append(os.read(fd, MAX_METADATA_BYTES + 1 - total))  # a short read, or the file grew
+        total += len(chunks[-1])
+    if total > MAX_METADATA_BYTES:
+        limit = f"the {MAX_METADATA_BYTES}-byte limit for a metadata file"
+        raise StoreError(f"{display_path(folder / filename)} is over {limit}")
+    return b"".join(chunks)
 
 
 def read_toml_or_none(root: Path, path: Path) -> dict[str, Any] | None:

@@ -106,10 +106,13 @@ def put_file(layout: Layout, source: Path, progress: Progress | None = None) -> 
     return FileEntry(source.name, hexdigest, size)
 
 
-def walk_source_tree(source: Path) -> Iterator[tuple[str, Path]]:
+def walk_source_tree(source: Path, skip: Path | None = None) -> Iterator[tuple[str, Path]]:
     """Files under a source folder as (POSIX path inside the artifact, path), sorted.
-    Symlinked files are read through; symlinked folders are not entered."""
+    Symlinked files are read through; symlinked folders are not entered; the folder ``skip``
+    (the store itself, when a whole repository is registered) is left out."""
     for folder, dirnames, filenames in os.walk(source):
+        if skip is not None:
+            dirnames[:] = [d for d in dirnames if os.path.realpath(Path(folder) / d) != str(skip)]
         dirnames.sort()
         for filename in sorted(filenames):
             path = Path(folder) / filename
@@ -124,12 +127,12 @@ def put_tree(layout: Layout, source: Path, progress: Progress | None = None) -> 
     """Copy every file under ``source`` into the object store. Returns the manifest, sorted."""
     entries = [
         FileEntry(rel, entry.sha256, entry.size)
-        for rel, path in walk_source_tree(source)
+        for rel, path in walk_source_tree(source, skip=layout.root)
         for entry in [put_file(layout, path, progress)]
     ]
     if not entries:
         raise InvalidInput(f"{source} holds no files")
-    return entries
+    return sorted(entries, key=lambda e: e.path)
 
 
 def tree_digest(entries: list[FileEntry]) -> str:

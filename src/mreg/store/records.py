@@ -26,7 +26,7 @@ STATUS_DELETED = "DELETED"
 class RecordReader:
     """Typed access to one parsed TOML file, with errors that name it."""
 
-    def __init__(self, path: Path, record: dict[str, Any]) -> None:
+    def __init__(self, path: Path | str, record: dict[str, Any]) -> None:
         self.path = path
         self.record = record
 
@@ -256,7 +256,7 @@ def read_lineage(r: RecordReader) -> Lineage:
     )
 
 
-def read_version(path: Path, record: dict[str, Any]) -> dict[str, Any]:
+def read_version(path: Path | str, record: dict[str, Any]) -> dict[str, Any]:
     """Checked version fields. A tombstone has ``status == 'DELETED'`` and no artifact."""
     r = RecordReader(path, record)
     status = r.get("status", str, required=True)

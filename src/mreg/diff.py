@@ -1,0 +1,430 @@
+"""``mreg diff``: what changed in the registry between two git revisions, in registry terms.
+
+Only the store files that differ are read: git lists them (``diff-tree`` between two commits,
+``diff-index`` plus untracked files against the working tree) and hands over their bytes in one
+``cat-file --batch``; nothing is checked out. The files are parsed by the same record readers as
+the store itself, then compared as models, versions and aliases:
+
+* a model whose folder disappeared while another appeared holding some of the same history event
+  files was renamed (event files are named by time and a random part, so they are unique across
+  machines, and a rename moves them with the folder);
+* a version file that appears was registered, one that becomes a tombstone was deleted;
+* an alias file that appears, changes or disappears is an alias set, moved or removed.
+
+Each change carries, when an event added on the new side explains it, who made it and the
+``-m`` message, so a reviewer sees why as well as what.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mreg import gitinfo, history
+from mreg.entities import Artifact, Event
+from mreg.errors import StoreError
+from mreg.store import files, records
+from mreg.store.layout import version_from_filename
+
+STORE_SUBDIRS = ("models", "history")
+_UNKNOWN: Any = object()  # a record whose file is the same on both sides: not read
+
+
+@dataclass(frozen=True)
+class Change:
+    """One registry-level change. ``action`` uses the history's vocabulary (``alias_moved``,
+    ``version_registered`` …); ``user`` and ``message`` come from the event that explains it."""
+
+    action: str
+    model: str
+    version: int | None = None
+    alias: str | None = None
+    key: str | None = None
+    old: str | int | None = None
+    new: str | int | None = None
+    user: str | None = None
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class RegistryDiff:
+    """The changes between two sides; ``rev`` None names the working tree, ``commit`` None a
+    side without a commit (the working tree, or HEAD before the first commit)."""
+
+    old_rev: str | None
+    old_commit: str | None
+    new_rev: str | None
+    new_commit: str | None
+    changes: tuple[Change, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": {"rev": self.old_rev, "commit": self.old_commit},
+            "to": {"rev": self.new_rev, "commit": self.new_commit},
+            "changed": self.changed,
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The store files of one side that differ from the other side: path inside the store →
+    bytes (None: absent). ``where`` names a path for error messages (``HEAD:.mreg/…``)."""
+
+    files: Mapping[str, bytes | None]
+    where: Callable[[str], Path]
+
+
+# ---------------------------------------------------------------------------------- one side
+
+
+@dataclass
+class _Side:
+    """The parsed records of one side, for the paths that changed only."""
+
+    models: dict[str, dict[str, Any] | None] = dataclasses.field(default_factory=dict)
+    versions: dict[tuple[str, int], dict[str, Any] | None] = dataclasses.field(default_factory=dict)
+    aliases: dict[tuple[str, str], int | None] = dataclasses.field(default_factory=dict)
+    events: dict[tuple[str, str], Event | None] = dataclasses.field(default_factory=dict)
+    store_events: dict[str, Event | None] = dataclasses.field(default_factory=dict)
+
+
+def classify(path: str) -> tuple[str, str, str | int | None] | None:
+    """What a path inside the store holds: ("model", name, None), ("version", name, number),
+    ("alias", name, alias), ("event", name, event id), ("store_event", "", event id); None for
+    anything else (config, objects, temp files)."""
+    parts = path.split("/")
+    if len(parts) == 2 and parts[0] == "history":
+        event_id = _event_id(parts[1])
+        return None if event_id is None else ("store_event", "", event_id)
+    if len(parts) < 3 or parts[0] != "models" or parts[1].startswith("."):
+        return None
+    model = parts[1]
+    if len(parts) == 3:
+        return ("model", model, None) if parts[2] == "model.toml" else None
+    if len(parts) != 4 or parts[3].startswith("."):
+        return None
+    folder, filename = parts[2], parts[3]
+    if folder == "versions":
+        number = version_from_filename(filename)
+        return None if number is None else ("version", model, number)
+    if folder == "aliases":
+        return ("alias", model, filename)
+    if folder == "history":
+        event_id = _event_id(filename)
+        return None if event_id is None else ("event", model, event_id)
+    return None
+
+
+def _event_id(filename: str) -> str | None:
+    if filename.startswith(".") or not filename.endswith(".toml"):
+        return None
+    return filename[: -len(".toml")]
+
+
+def _parse_side(snapshot: Snapshot) -> _Side:
+    side = _Side()
+    for path, data in snapshot.files.items():
+        what = classify(path)
+        if what is None:
+            continue
+        kind, model, key = what
+        where = snapshot.where(path)
+        record = None if data is None else files.parse_toml(where, data)
+        if kind == "model":
+            side.models[model] = None if record is None else records.read_model(where, record)
+        elif kind == "version":
+            assert isinstance(key, int)
+            side.versions[model, key] = None if record is None else records.read_version(where, record)
+        elif kind == "alias":
+            assert isinstance(key, str)
+            side.aliases[model, key] = None if record is None else records.read_alias(where, record)
+        elif kind == "event":
+            assert isinstance(key, str)
+            side.events[model, key] = (
+                None if record is None else history.parse_event(record, key, model, where)
+            )
+        else:
+            assert isinstance(key, str)
+            side.store_events[key] = None if record is None else history.parse_event(record, key, "", where)
+    return side
+
+
+# ------------------------------------------------------------------------------- comparison
+
+
+def _digest(artifact: Artifact) -> str | None:
+    return f"sha256:{artifact.digest}" if artifact.digest else artifact.uri
+
+
+def _event_ids(events: Mapping[tuple[str, str], Event | None], model: str) -> set[str]:
+    return {eid for (m, eid), event in events.items() if m == model and event is not None}
+
+
+def _find_renames(old: _Side, new: _Side) -> dict[str, str]:
+    """Old name → new name, for each model whose history events moved to another folder."""
+    moved_out = {m: _event_ids(old.events, m) - _event_ids(new.events, m) for m, _ in old.events}
+    moved_in = {m: _event_ids(new.events, m) - _event_ids(old.events, m) for m, _ in new.events}
+    renames: dict[str, str] = {}
+    taken: set[str] = set()
+    for source in sorted(moved_out):
+        ids = moved_out[source]
+        if not ids:
+            continue
+        candidates = sorted(
+            (len(ids & added), target)
+            for target, added in moved_in.items()
+            if target != source and target not in taken and ids & added
+        )
+        if candidates:
+            renames[source] = candidates[-1][1]
+            taken.add(candidates[-1][1])
+    return renames
+
+
+class _Explainer:
+    """Finds, among the events added on the new side, the latest one behind a change."""
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        self.events = sorted(events, key=lambda e: e.id)
+
+    def explain(self, change: Change) -> Change:
+        families = {
+            "alias_set": ("alias_set", "alias_moved"),
+            "alias_moved": ("alias_set", "alias_moved"),
+            "version_tag_set": ("version_tag_set",),
+            "model_tag_set": ("model_tag_set",),
+        }
+        actions = families.get(change.action, (change.action,))
+        for event in reversed(self.events):
+            if (
+                event.action in actions
+                and event.version == change.version
+                and event.alias == change.alias
+                and event.key == change.key
+            ):
+                return dataclasses.replace(change, user=event.user, message=event.message)
+        if change.action in ("model_described", "model_tag_set"):  # given when the model was created
+            for event in self.events:
+                if event.action == "model_created":
+                    return dataclasses.replace(change, user=event.user, message=event.message)
+        return change
+
+
+def _text_changes(
+    add: Callable[..., None], old_fields: Mapping[str, Any], new_fields: Mapping[str, Any], prefix: str
+) -> None:
+    if old_fields.get("description", "") != new_fields.get("description", ""):
+        add(f"{prefix}_described", old=old_fields.get("description", ""), new=new_fields["description"])
+    old_tags: Mapping[str, str] = old_fields.get("tags", {})
+    new_tags: Mapping[str, str] = new_fields.get("tags", {})
+    for key in sorted(set(old_tags) | set(new_tags)):
+        if key not in new_tags:
+            add(f"{prefix}_tag_deleted", key=key, old=old_tags[key])
+        elif old_tags.get(key) != new_tags[key]:
+            add(f"{prefix}_tag_set", key=key, old=old_tags.get(key), new=new_tags[key])
+
+
+def _version_changes(
+    add: Callable[..., None], number: int, old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> None:
+    old_live = old is not None and old["status"] != records.STATUS_DELETED
+    new_live = new is not None and new["status"] != records.STATUS_DELETED
+    if new is not None and (old is None or (new_live and not old_live)):
+        add("version_registered", version=number, new=_digest(new["artifact"]) if new_live else None)
+    if old_live and not new_live:
+        assert old is not None
+        add("version_deleted", version=number, old=_digest(old["artifact"]))
+    elif new is not None and old is None and not new_live:
+        add("version_deleted", version=number)
+    if not (old_live and new_live):
+        return
+    assert old is not None and new is not None
+    if _digest(old["artifact"]) != _digest(new["artifact"]):
+        add(
+            "version_artifact_changed",
+            version=number,
+            old=_digest(old["artifact"]),
+            new=_digest(new["artifact"]),
+        )
+    if old["stage"] != new["stage"]:
+        add("version_stage_changed", version=number, old=old["stage"], new=new["stage"])
+
+    def add_for_version(action: str, **fields: Any) -> None:
+        add(action, version=number, **fields)
+
+    _text_changes(add_for_version, old, new, "version")
+
+
+def _model_changes(old_name: str | None, new_name: str | None, old: _Side, new: _Side) -> list[Change]:
+    """The changes from model ``old_name`` on the old side to ``new_name`` on the new side
+    (None: the model does not exist on that side)."""
+    name = new_name or old_name
+    assert name is not None
+    found: list[Change] = []
+
+    def add(action: str, **fields: Any) -> None:
+        found.append(Change(action=action, model=name, **fields))
+
+    old_model = old.models.get(old_name, _UNKNOWN) if old_name else None
+    new_model = new.models.get(new_name, _UNKNOWN) if new_name else None
+    if old_model is None and new_model is None:
+        return []  # stray files in a folder that is no model on either side
+    if old_model is not None and new_model is None:
+        add("model_deleted")
+        return found
+    if old_model is None:
+        add("model_created")
+    elif old_name != new_name:
+        add("model_renamed", old=old_name, new=new_name)
+    if new_model is not _UNKNOWN and new_model is not None:
+        _text_changes(add, {} if old_model in (None, _UNKNOWN) else old_model, new_model, "model")
+
+    def in_model(keys: Iterable[tuple[str, Any]], model: str | None) -> set[Any]:
+        return {k for m, k in keys if m == model}
+
+    for number in sorted(in_model(old.versions, old_name) | in_model(new.versions, new_name)):
+        _version_changes(
+            add,
+            number,
+            old.versions.get((old_name or "", number)),
+            new.versions.get((new_name or "", number)),
+        )
+    for alias in sorted(in_model(old.aliases, old_name) | in_model(new.aliases, new_name)):
+        before = old.aliases.get((old_name or "", alias))
+        after = new.aliases.get((new_name or "", alias))
+        if before == after:
+            continue
+        if before is None:
+            add("alias_set", alias=alias, new=after)
+        elif after is None:
+            add("alias_deleted", alias=alias, old=before)
+        else:
+            add("alias_moved", alias=alias, old=before, new=after)
+    return found
+
+
+_ACTION_RANK = {
+    "model_deleted": 0,
+    "model_created": 0,
+    "model_renamed": 1,
+    "model_described": 2,
+    "model_tag_set": 3,
+    "model_tag_deleted": 3,
+    "version_registered": 10,
+    "version_artifact_changed": 11,
+    "version_stage_changed": 12,
+    "version_described": 13,
+    "version_tag_set": 14,
+    "version_tag_deleted": 14,
+    "version_deleted": 15,
+    "alias_set": 20,
+    "alias_moved": 20,
+    "alias_deleted": 20,
+}
+
+
+def _order(change: Change) -> tuple[Any, ...]:
+    rank = _ACTION_RANK.get(change.action, 30)
+    return (
+        change.model,
+        rank // 10,
+        change.version or 0,
+        rank,
+        change.alias or "",
+        change.key or "",
+    )
+
+
+def diff_snapshots(old_snapshot: Snapshot, new_snapshot: Snapshot) -> list[Change]:
+    """The registry-level changes between two sides given as the files that differ."""
+    old, new = _parse_side(old_snapshot), _parse_side(new_snapshot)
+    renames = _find_renames(old, new)
+    renamed_to = set(renames.values())
+    pairs: list[tuple[str | None, str | None]] = list(renames.items())
+    names = sorted(
+        {m for m in old.models}
+        | {m for m, _ in [*old.versions, *old.aliases, *old.events]}
+        | {m for m in new.models}
+        | {m for m, _ in [*new.versions, *new.aliases, *new.events]}
+    )
+    for name in names:
+        # A model that stayed under this name on each side: not renamed away on the old side,
+        # not renamed in from elsewhere on the new side (a rename can free a name, or take one
+        # that a deleted model had).
+        stayed_old = name not in renames and old.models.get(name, _UNKNOWN) is not None
+        stayed_new = name not in renamed_to and new.models.get(name, _UNKNOWN) is not None
+        if stayed_old or stayed_new:
+            pairs.append((name if stayed_old else None, name if stayed_new else None))
+    changes: list[Change] = []
+    for old_name, new_name in pairs:
+        model_changes = _model_changes(old_name, new_name, old, new)
+        added = [
+            e
+            for (m, eid), e in new.events.items()
+            if m == new_name and e is not None and old.events.get((old_name or "", eid)) is None
+        ]
+        added += [e for e in new.store_events.values() if e is not None and e.model == (old_name or new_name)]
+        explainer = _Explainer(added)
+        changes += [explainer.explain(c) for c in model_changes]
+    return sorted(changes, key=_order)
+
+
+# ------------------------------------------------------------------------------------- git
+
+
+def diff_revisions(store: Path, rev_a: str | None = None, rev_b: str | None = None) -> RegistryDiff:
+    """The registry changes from ``rev_a`` (default HEAD) to ``rev_b`` (default: the working
+    tree) of the git repository holding ``store``. Before the first commit HEAD is empty."""
+    repo = gitinfo.GitRepo.of_store(store)
+    old_rev = rev_a or "HEAD"
+    old_commit = repo.commit_of(old_rev) if rev_a is None else repo.require_commit(rev_a)
+    old_tree = old_commit or repo.empty_tree()
+    new_commit = None if rev_b is None else repo.require_commit(rev_b)
+    tree_changes = [
+        c for c in repo.changes(old_tree, new_commit, STORE_SUBDIRS) if classify(c.path) is not None
+    ]
+    blobs = repo.read_blobs(
+        [sha for c in tree_changes for sha in (c.old, c.new) if sha not in (None, gitinfo.WORKTREE)],
+        files.MAX_METADATA_BYTES,
+    )
+    old_files: dict[str, bytes | None] = {}
+    new_files: dict[str, bytes | None] = {}
+    for change in tree_changes:
+        before = None if change.old is None else blobs[change.old]
+        if change.new == gitinfo.WORKTREE:
+            after = _read_worktree(store, change.path)
+        else:
+            after = None if change.new is None else blobs[change.new]
+        if before != after:  # the index can list a file whose bytes did not change
+            old_files[change.path], new_files[change.path] = before, after
+
+    def in_revision(rev: str) -> Callable[[str], Path]:
+        return lambda path: Path(f"{rev}:{repo.repo_path(path)}")
+
+    changes = diff_snapshots(
+        Snapshot(old_files, in_revision(old_rev)),
+        Snapshot(new_files, (lambda p: store / p) if rev_b is None else in_revision(rev_b)),
+    )
+    return RegistryDiff(old_rev, old_commit, rev_b, new_commit, tuple(changes))
+
+
+def _read_worktree(store: Path, path: str) -> bytes | None:
+    try:
+        return files.read_bytes(store, store / path)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise StoreError(
+            f"{files.display_path(store / path)} is a folder where a record was expected"
+        ) from None
