@@ -324,11 +324,7 @@ class Registry:
     ) -> None:
         if self.layout.model_file(name).exists():
             raise AlreadyExists(f"model {name!r} already exists")
-        other = self._name_taken_ignoring_case(name)
-        if other is not None:
-            raise AlreadyExists(
-                f"model {other!r} already exists; names that differ only in case may not coexist"
-            )
+        self._check_no_case_twin(name)
         when = history.now()
         self._write(
             self.layout.model_file(name),
@@ -343,6 +339,13 @@ class Registry:
         self._event(name, "model_created", message=message, new=name)
         for key, value in tags.items():
             self._event(name, "model_tag_set", key=key, new=value, message=message)
+
+    def _check_no_case_twin(self, name: str) -> None:
+        other = self._name_taken_ignoring_case(name)
+        if other is not None:
+            raise AlreadyExists(
+                f"model {other!r} already exists; names that differ only in case may not coexist"
+            )
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self._registered_model(name, self._model_fields(name))
@@ -500,6 +503,12 @@ class Registry:
         description = names.validate_text(description or "", "description")
         alias_list = list(dict.fromkeys(names.validate_alias(a) for a in aliases))
         message = self._check_message(message)
+        # Refuse what the locked step below would refuse before copying the artifact in, so that a
+        # failed register leaves no blob behind; the locked step checks again.
+        if self.layout.model_file(name).exists():
+            self._model_fields(name)
+        else:
+            self._check_no_case_twin(name)
         artifact, source_text, source_path = self._store_artifact(source, progress)
         lineage = gitinfo.lineage(self.root.parent, source_path, self.root)
         if source_path is not None:
