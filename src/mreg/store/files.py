@@ -98,7 +98,9 @@ def fsync_dir(path: Path) -> None:
 
 
 def temp_name(final: Path) -> Path:
-    return final.with_name(f".{final.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    # The final name is cut short so that the temp name stays within the usual 255-byte limit
+    # on a file name even for the longest names the store allows (a 255-character alias).
+    return final.with_name(f".{final.name[:64]}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
 def make_dirs(root: Path, path: Path) -> None:
