@@ -505,6 +505,7 @@ class Registry:
         message = self._check_message(message)
         # Refuse what the locked step below would refuse before copying the artifact in, so that a
         # failed register leaves no blob behind; the locked step checks again.
+        current_user()
         if self.layout.model_file(name).exists():
             self._model_fields(name)
         else:
