@@ -341,7 +341,9 @@ class Registry:
             self._event(name, "model_tag_set", key=key, new=value, message=message)
 
     def _check_no_case_twin(self, name: str) -> None:
-        other = self._name_taken_ignoring_case(name)
+        # The folder of ``name`` itself may exist without its model.toml: another process is
+        # creating the model (make_dirs comes before the atomic write), or one crashed doing so.
+        other = self._name_taken_ignoring_case(name, ignore=name)
         if other is not None:
             raise AlreadyExists(
                 f"model {other!r} already exists; names that differ only in case may not coexist"
