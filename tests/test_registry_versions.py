@@ -279,3 +279,13 @@ def test_the_mlflow_method_names_exist() -> None:
         "get_model_version_download_uri",
     ):
         assert callable(getattr(Registry, method)), method
+
+
+def test_a_model_folder_without_its_model_file_is_not_a_case_twin(
+    registry: Registry, model_file: Path
+) -> None:
+    # What a concurrent register sees while another process creates the model: the folder is
+    # made before model.toml is written. It is the same name, not one that differs in case.
+    (registry.root / "models" / "fraud").mkdir()
+    assert registry.create_model_version("fraud", model_file).version == 1
+    assert registry.get_registered_model("fraud").name == "fraud"
