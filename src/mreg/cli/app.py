@@ -33,6 +33,12 @@ class MregGroup(TyperGroup):
         except KeyboardInterrupt:
             _error("interrupted")
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # The reader went away (`mreg versions list | head -1`): stop quietly, as git and the
+            # coreutils do, with the code of a process killed by SIGPIPE; pointing stdout at
+            # /dev/null keeps the flush at exit from raising the same error again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except Exception as err:
             if getattr(err, "exit_code", None) is not None and type(err).__module__.startswith(
                 ("click", "typer")
