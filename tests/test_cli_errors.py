@@ -4,6 +4,8 @@ the store (a snapshot of every file under .mreg before and after)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -316,3 +318,20 @@ def test_exit_codes_of_a_real_process(
     assert result.stdout == ""
     assert result.stderr.startswith("error: ")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(populated: Registry, isolated: Path) -> None:
+    # `mreg versions list | head -1`: the pipe closes before mreg writes. It stops as a process
+    # killed by SIGPIPE would (141), without an error message.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mreg", "versions", "list"],
+        cwd=isolated,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141
+    assert err == ""
