@@ -1003,9 +1003,25 @@ class Registry:
             events = events[len(events) - limit :] if limit else []
         return events
 
-    def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasSpan]:
-        """Which versions held ``alias`` (or each alias), from when to when."""
-        return history.alias_spans(self.get_history(name, alias=alias), alias)
+    def get_alias_history(
+        self,
+        name: str,
+        alias: str | None = None,
+        *,
+        since: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[AliasSpan]:
+        """Which versions held ``alias`` (or each alias), from when to when, oldest first.
+        ``since`` keeps the spans that had not ended by then; ``limit`` keeps the newest ones."""
+        spans = history.alias_spans(self.get_history(name, alias=alias), alias)
+        if since is not None:
+            since_utc = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
+            spans = [s for s in spans if s.until is None or s.until >= since_utc]
+        if limit is not None:
+            if limit < 0:
+                raise InvalidInput("limit must be 0 or more")
+            spans = spans[len(spans) - limit :] if limit else []
+        return spans
 
     # ----------------------------------------------------------------------------------- helpers
 
