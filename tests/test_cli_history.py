@@ -164,3 +164,13 @@ def test_every_mutating_command_records_its_message(cli: Cli, registry: Registry
         assert cli(*args).exit_code == 0, args
     messages = [e.message for e in registry.get_history("fraud2")]
     assert messages == [f"c{n}" for n in range(1, 14)]
+
+
+def test_history_alias_with_since_and_limit(cli: Cli, fraud: Registry) -> None:
+    spans = fraud.get_alias_history("fraud", "champion")
+    assert spans[1].until is not None
+    cut = spans[1].until.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    data = json.loads(cli("history", "fraud", "--alias", "champion", "--since", cut, "--json").stdout)
+    assert [s["version"] for s in data["spans"]] == [2, 3]
+    limited = cli("history", "fraud", "--alias", "champion", "--limit", "1").stdout.splitlines()
+    assert [line.split()[0] for line in limited[1:]] == ["3"]

@@ -222,3 +222,19 @@ def test_two_git_branches_merge_without_conflict_and_history_interleaves_by_time
     assert [v.version for v in merged.list_model_versions("spam")] == [1, 2]
     assert [e.message for e in merged.get_history("spam") if e.action == "version_registered"] == ["b1", "b2"]
     assert run_mreg("history", "churn", cwd=repo).stdout.count("registered") == 2
+
+
+def test_alias_history_since_and_limit(fraud: Registry) -> None:
+    fraud.set_registered_model_alias("fraud", "champion", 1)
+    fraud.set_registered_model_alias("fraud", "champion", 2)
+    fraud.set_registered_model_alias("fraud", "champion", 3)
+    spans = fraud.get_alias_history("fraud", "champion")
+    assert [s.version for s in spans] == [1, 2, 3]
+    assert spans[1].until is not None
+    # since: the spans that had not ended by then (version 2 held it until that moment)
+    assert fraud.get_alias_history("fraud", "champion", since=spans[1].until) == spans[1:]
+    assert fraud.get_alias_history("fraud", "champion", since=dt.datetime(2999, 1, 1)) == spans[2:]
+    assert fraud.get_alias_history("fraud", "champion", limit=1) == spans[2:]
+    assert fraud.get_alias_history("fraud", "champion", limit=0) == []
+    with pytest.raises(InvalidInput):
+        fraud.get_alias_history("fraud", "champion", limit=-1)
