@@ -305,3 +305,23 @@ def test_every_error_is_an_mreg_error_with_an_exit_code() -> None:
     codes = {cls.__name__: cls.exit_code for cls in (InvalidInput, NotFound, AlreadyExists, StoreError)}
     assert codes == {"InvalidInput": 2, "NotFound": 3, "AlreadyExists": 4, "StoreError": 1}
     assert issubclass(StoreError, MregError)
+
+
+@pytest.mark.parametrize("seconds", [float("inf"), float("nan"), -1.0, 1e300])
+def test_an_impossible_lock_timeout_is_refused(registry: Registry, seconds: float) -> None:
+    with pytest.raises(InvalidInput, match="invalid lock timeout"):
+        Registry(registry.root, lock_timeout=seconds)
+
+
+def test_the_lock_timeout_comes_from_the_environment(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MREG_LOCK_TIMEOUT", "2.5")
+    assert Registry(registry.root).lock_timeout == 2.5
+    assert Registry(registry.root, lock_timeout=0).lock_timeout == 0
+    monkeypatch.setenv("MREG_LOCK_TIMEOUT", "1e300")
+    with pytest.raises(InvalidInput, match="invalid lock timeout"):
+        Registry(registry.root)
+    monkeypatch.setenv("MREG_LOCK_TIMEOUT", "soon")
+    with pytest.raises(StoreError, match="MREG_LOCK_TIMEOUT='soon' is not a number"):
+        Registry(registry.root)
