@@ -67,12 +67,12 @@ def test_the_release_script_of_the_readme(cli: Cli, fraud: Registry) -> None:
 
 
 def test_tags_on_a_model(cli: Cli, fraud: Registry) -> None:
-    result = cli("tag", "set", "fraud", "team=risk", "owner=ana", "-m", "ownership")
+    result = cli("tag", "set", "fraud", "team=risk", "owner=risk-team", "-m", "ownership")
     assert result.exit_code == 0
     assert result.stderr == "Tagged model fraud: team, owner\n"
-    assert fraud.get_registered_model("fraud").tags == {"owner": "ana", "team": "risk"}
+    assert fraud.get_registered_model("fraud").tags == {"owner": "risk-team", "team": "risk"}
     assert json.loads(cli("models", "show", "fraud", "--json").stdout)["tags"] == {
-        "owner": "ana",
+        "owner": "risk-team",
         "team": "risk",
     }
     assert "tag          team=risk" in cli("models", "show", "fraud").stdout.splitlines()

@@ -19,7 +19,7 @@ def columns(line: str) -> list[str]:
 
 @pytest.fixture
 def fraud(registry: Registry, isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
-    monkeypatch.setenv("MREG_USER", "ana")
+    monkeypatch.setenv("MREG_USER", "release-bot")
     for n in (1, 2, 3):
         source = isolated / f"m{n}.bin"
         source.write_bytes(f"weights {n}\n".encode())
@@ -37,7 +37,7 @@ def test_history_timeline(cli: Cli, fraud: Registry) -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert columns(lines[0]) == ["time (UTC)", "who", "what", "message", "commit"]
-    assert all(columns(line)[1] == "ana" for line in lines[1:])
+    assert all(columns(line)[1] == "release-bot" for line in lines[1:])
     what = [columns(line)[2] for line in lines[1:]]
     assert what == [
         "model created",
@@ -79,7 +79,7 @@ def test_history_json_has_every_field(cli: Cli, fraud: Registry) -> None:
     assert [(e["old"], e["new"], e["message"]) for e in moved] == [(1, 2, "v2 wins"), (2, 3, "v3 wins")]
     removed = next(e for e in events if e["action"] == "alias_deleted")
     assert removed["reason"] == "version 3 deleted"
-    assert all(e["user"] == "ana" and e["model"] == "fraud" for e in events)
+    assert all(e["user"] == "release-bot" and e["model"] == "fraud" for e in events)
     assert events[0]["time"].endswith("Z") and len(events[0]["time"]) == len("2026-11-26T10:30:00.123456Z")
 
 
@@ -114,9 +114,9 @@ def test_history_alias_answers_which_versions_held_it(cli: Cli, fraud: Registry)
     assert data["alias"] == "champion"
     spans = data["spans"]
     assert [(s["version"], s["set_by"], s["message"]) for s in spans] == [
-        (1, "ana", "first champion"),
-        (2, "ana", "v2 wins"),
-        (3, "ana", "v3 wins"),
+        (1, "release-bot", "first champion"),
+        (2, "release-bot", "v2 wins"),
+        (3, "release-bot", "v3 wins"),
     ]
     assert spans[0]["until"] == spans[1]["since"]
     assert spans[2]["until"] is not None

@@ -35,7 +35,7 @@ def test_register_json_is_the_version_object(cli: Cli, registry: Registry, model
         "-t",
         "dataset=may",
         "--tag",
-        "owner=ana",
+        "owner=risk-team",
         "--run-id",
         "8f2c",
         "--run-link",
@@ -52,7 +52,7 @@ def test_register_json_is_the_version_object(cli: Cli, registry: Registry, model
     assert data["name"] == "fraud"
     assert data["version"] == 1
     assert data["description"] == "first"
-    assert data["tags"] == {"dataset": "may", "owner": "ana"}
+    assert data["tags"] == {"dataset": "may", "owner": "risk-team"}
     assert data["run_id"] == "8f2c"
     assert data["run_link"] == "https://ci.example/runs/8f2c"
     assert data["aliases"] == ["challenger", "champion"]

@@ -25,7 +25,7 @@ def fraud(registry: Registry, isolated: Path) -> Registry:
 
 
 def test_every_kind_of_change_is_an_event(fraud: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MREG_USER", "ana")
+    monkeypatch.setenv("MREG_USER", "release-bot")
     fraud.update_registered_model("fraud", "described", message="m1")
     fraud.set_registered_model_tag("fraud", "team", "risk", message="m2")
     fraud.delete_registered_model_tag("fraud", "team", message="m3")
@@ -58,7 +58,7 @@ def test_every_kind_of_change_is_an_event(fraud: Registry, monkeypatch: pytest.M
         "model_renamed",
     ]
     assert [e.message for e in events[4:]] == [f"m{n}" for n in range(1, 13)]
-    assert all(e.user == "ana" for e in events[4:])
+    assert all(e.user == "release-bot" for e in events[4:])
     stage = events[10]
     assert (stage.version, stage.old, stage.new) == (1, "None", "Staging")
     renamed = events[-1]

@@ -16,13 +16,13 @@ from mreg.errors import MregError
 def test_create_records_description_tags_creator_and_utc_times(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MREG_USER", "ana")
+    monkeypatch.setenv("MREG_USER", "release-bot")
     before = dt.datetime.now(dt.UTC)
     model = registry.create_registered_model("fraud", tags={"team": "risk"}, description="# Fraud\nscores")
     assert model.name == "fraud"
     assert model.description == "# Fraud\nscores"
     assert model.tags == {"team": "risk"}
-    assert model.created_by == "ana"
+    assert model.created_by == "release-bot"
     assert before <= model.created_at <= dt.datetime.now(dt.UTC)
     assert model.created_at.tzinfo == dt.UTC
     assert model.aliases == {}

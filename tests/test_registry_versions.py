@@ -17,7 +17,7 @@ from mreg import AlreadyExists, InvalidInput, NotFound, Registry, StoreError
 def test_register_a_file_creates_the_model_and_version_1(
     registry: Registry, model_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MREG_USER", "ana")
+    monkeypatch.setenv("MREG_USER", "release-bot")
     mv = registry.create_model_version(
         "fraud", model_file, run_id="8f2c", tags={"dataset": "may"}, description="first", message="why"
     )
@@ -28,14 +28,14 @@ def test_register_a_file_creates_the_model_and_version_1(
         {"dataset": "may"},
         "first",
     )
-    assert mv.user_id == "ana"
+    assert mv.user_id == "release-bot"
     assert mv.current_stage == "None"
     assert mv.status == "READY"
     assert mv.artifact.kind == "file"
     assert mv.artifact.size == len(b"weights v1\n")
     assert mv.artifact.files[0].path == "model.bin"
     assert mv.created_at.tzinfo == dt.UTC
-    assert registry.get_registered_model("fraud").created_by == "ana"
+    assert registry.get_registered_model("fraud").created_by == "release-bot"
 
 
 def test_versions_count_up_from_1(registry: Registry, model_file: Path) -> None:
