@@ -51,3 +51,27 @@ def test_type_check_lint_and_format_pass(command: list[str]) -> None:
         [sys.executable, "-m", *command], cwd=REPO, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_documents_the_readme_links_to_exist() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\((docs/[^)#]+)", readme)
+    assert links
+    for link in links:
+        assert (REPO / link).is_file(), link
+
+
+def test_every_exit_code_is_documented() -> None:
+    from mreg.errors import EXIT_CODES
+
+    page = (REPO / "docs" / "exit-codes.md").read_text(encoding="utf-8")
+    documented = {int(code) for code in re.findall(r"^\| +(\d+) \|", page, re.MULTILINE)}
+    assert set(EXIT_CODES.values()) <= documented
+    assert {130, 141} <= documented
+
+
+@pytest.mark.parametrize(
+    "variable", ["MREG_STORE", "MREG_LOCK_TIMEOUT", "MREG_USER", "MREG_DEBUG", "NO_COLOR"]
+)
+def test_every_environment_variable_is_documented(variable: str) -> None:
+    assert f"| `{variable}` |" in (REPO / "docs" / "environment.md").read_text(encoding="utf-8")
