@@ -29,6 +29,14 @@ def write(relative: str, text: str) -> Setup:
     return setup
 
 
+def symlinked_alias(root: Path, work: Path) -> None:
+    outside = work / "outside.toml"
+    outside.write_text("version = 2\n")
+    alias = root / "models" / "fraud" / "aliases" / "champion"
+    alias.unlink()
+    alias.symlink_to(outside)
+
+
 def dest_exists(root: Path, work: Path) -> None:
     (work / "out.bin").write_text("mine")
 
@@ -218,6 +226,30 @@ CASES: list[tuple[list[str], int, str, Setup]] = [
             "status = 'READY'\ncreated_at = 2026-01-01T00:00:00Z\n"
             "created_by = 'a'\nupdated_at = 2026-01-01T00:00:00Z\n",
         ),
+    ),
+    (
+        ["history", "fraud"],
+        1,
+        ".mreg/models/fraud/history/20990101T000000.000000Z-abcdef.toml: invalid TOML",
+        write("models/fraud/history/20990101T000000.000000Z-abcdef.toml", "time = \n"),
+    ),
+    (
+        ["history", "fraud"],
+        1,
+        "20990101T000000.000000Z-abcdef.toml: 'time' must be a UTC date-time",
+        write("models/fraud/history/20990101T000000.000000Z-abcdef.toml", "user = 'x'\naction = 'y'\n"),
+    ),
+    (
+        ["resolve", "fraud@champion"],
+        1,
+        "aliases/champion: version 0 is out of range",
+        write("models/fraud/aliases/champion", "version = 0\n"),
+    ),
+    (
+        ["resolve", "fraud@champion"],
+        1,
+        "refusing to follow symlink .mreg/models/fraud/aliases/champion inside the store",
+        symlinked_alias,
     ),
 ]
 
