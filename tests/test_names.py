@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mreg import names
 from mreg.errors import InvalidInput
@@ -190,3 +192,15 @@ def test_valid_run_ids(run_id: str) -> None:
 def test_invalid_run_ids(run_id: str, why: str) -> None:
     with pytest.raises(InvalidInput, match=why):
         names.validate_run_id(run_id)
+
+
+@given(st.text(max_size=140))
+def test_an_accepted_model_name_is_always_a_safe_folder_name(name: str) -> None:
+    try:
+        names.validate_model_name(name)
+    except InvalidInput:
+        return
+    assert "/" not in name and "\\" not in name and ".." not in name
+    assert name.isascii() and name.isprintable()
+    assert not name.startswith((".", " ", "-")) and not name.endswith((".", " "))
+    assert 1 <= len(name) <= 128
