@@ -8,6 +8,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mreg import AlreadyExists, InvalidInput, NotFound, Registry, StoreError
 from mreg.errors import MregError
@@ -325,3 +327,25 @@ def test_the_lock_timeout_comes_from_the_environment(
     monkeypatch.setenv("MREG_LOCK_TIMEOUT", "soon")
     with pytest.raises(StoreError, match="MREG_LOCK_TIMEOUT='soon' is not a number"):
         Registry(registry.root)
+
+
+TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=200).filter(
+    lambda t: (
+        not any(ch in t for ch in "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x1b\x7f")
+        and all(ord(ch) >= 0x20 or ch in "\t\n\r" for ch in t)
+    )
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(key=st.text("abcXYZ09_./ :-", min_size=1, max_size=30), value=TEXT, description=TEXT)
+def test_any_valid_tag_and_description_round_trips_through_the_files(
+    registry: Registry, key: str, value: str, description: str
+) -> None:
+    if "fraud" not in registry.model_names():
+        registry.create_registered_model("fraud")
+    registry.set_registered_model_tag("fraud", key, value)
+    registry.update_registered_model("fraud", description)
+    again = Registry(registry.root).get_registered_model("fraud")
+    assert again.tags[key] == value
+    assert again.description == description
