@@ -98,9 +98,10 @@ def fsync_dir(path: Path) -> None:
 
 
 def temp_name(final: Path) -> Path:
-    # The final name is cut short so that the temp name stays within the usual 255-byte limit
-    # on a file name even for the longest names the store allows (a 255-character alias).
-    return final.with_name(f".{final.name[:64]}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    # The final name is cut to 64 bytes so that the temp name stays within the usual 255-byte
+    # limit on a file name even for the longest names (a 255-character alias, a long DEST).
+    stem = final.name.encode("utf-8", "surrogateescape")[:64].decode("utf-8", "ignore")
+    return final.with_name(f".{stem}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
 def make_dirs(root: Path, path: Path) -> None:
