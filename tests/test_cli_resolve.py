@@ -163,3 +163,10 @@ def test_get_of_a_tampered_directory_with_force_keeps_the_old_dest(
     assert result.exit_code == 5
     assert sorted(p.name for p in (isolated / "dest").iterdir()) == ["keep.txt"]
     assert not [p for p in isolated.iterdir() if p.name.startswith(".dest")]
+
+
+def test_get_to_a_destination_with_a_long_unicode_name(cli: Cli, fraud: Registry, isolated: Path) -> None:
+    name = "\U0001f600" * 62 + ".bin"  # 252 bytes: a legal name, whose temp name must stay legal too
+    result = cli("get", "fraud/1", "-o", name)
+    assert result.exit_code == 0, result.stderr
+    assert (isolated / name).read_bytes() == b"weights 1\n"
