@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import git
@@ -281,11 +282,20 @@ def test_the_mlflow_method_names_exist() -> None:
         assert callable(getattr(Registry, method)), method
 
 
-def test_a_model_folder_without_its_model_file_is_not_a_case_twin(
-    registry: Registry, model_file: Path
+def test_a_register_racing_the_creation_of_its_model_is_not_refused_as_a_case_twin(
+    registry: Registry, model_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # What a concurrent register sees while another process creates the model: the folder is
-    # made before model.toml is written. It is the same name, not one that differs in case.
+    # Another process is creating "fraud": its folder exists, its model.toml not yet (make_dirs
+    # comes before the atomic write). The check made before copying the artifact in must not
+    # take the folder for a model whose name differs only in case.
     (registry.root / "models" / "fraud").mkdir()
+    store_artifact = registry._store_artifact
+
+    def other_process_finishes_first(*args: Any, **kwargs: Any) -> Any:
+        (registry.root / "models" / "fraud").rmdir()
+        registry.create_registered_model("fraud")
+        return store_artifact(*args, **kwargs)
+
+    monkeypatch.setattr(registry, "_store_artifact", other_process_finishes_first)
     assert registry.create_model_version("fraud", model_file).version == 1
-    assert registry.get_registered_model("fraud").name == "fraud"
+    assert [e.action for e in registry.get_history("fraud")] == ["model_created", "version_registered"]

@@ -338,7 +338,11 @@ class Registry:
     ) -> None:
         if self.layout.model_file(name).exists():
             raise AlreadyExists(f"model {name!r} already exists")
-        self._check_no_case_twin(name)
+        other = self._name_taken_ignoring_case(name)
+        if other is not None:
+            raise AlreadyExists(
+                f"model {other!r} already exists; names that differ only in case may not coexist"
+            )
         when = history.now()
         self._write(
             self.layout.model_file(name),
@@ -355,8 +359,9 @@ class Registry:
             self._event(name, "model_tag_set", key=key, new=value, message=message)
 
     def _check_no_case_twin(self, name: str) -> None:
-        # The folder of ``name`` itself may exist without its model.toml: another process is
-        # creating the model (make_dirs comes before the atomic write), or one crashed doing so.
+        """The case check of ``_create_model_locked``, for use before taking the lock. The folder
+        of ``name`` itself is skipped: without the lock it may exist before its model.toml, while
+        another process creates the model (make_dirs comes before the atomic write)."""
         other = self._name_taken_ignoring_case(name, ignore=name)
         if other is not None:
             raise AlreadyExists(
