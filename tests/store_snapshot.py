@@ -6,18 +6,21 @@ import hashlib
 import os
 from pathlib import Path
 
+WORKING_FOLDERS = ("tmp", "cache", "trash")
+
 
 def snapshot(store: Path) -> dict[str, str]:
     """Relative path → sha256 (or ``-> target`` for a symlink) of every file under ``store``.
 
-    The lock file is left out: it is created by the first command that takes the lock, holds no
-    data, and is never committed."""
+    The store's working files are left out (the lock file, tmp/, cache/ and trash/): they hold
+    nothing that is not recorded elsewhere, are never committed, and may be created by any
+    command. A leftover temp file elsewhere, or a stray blob in objects/, does count."""
     found: dict[str, str] = {}
     for folder, _dirs, filenames in os.walk(store):
         for filename in filenames:
             path = Path(folder) / filename
             rel = path.relative_to(store).as_posix()
-            if rel == "lock":
+            if rel == "lock" or rel.split("/", 1)[0] in WORKING_FOLDERS:
                 continue
             if path.is_symlink():
                 found[rel] = f"-> {os.readlink(path)}"

@@ -118,4 +118,5 @@ def test_stage_archive_existing(cli: Cli, fraud: Registry) -> None:
     }
     assert cli("resolve", "models:/fraud/production", "--field", "version").stdout == "2\n"
     assert "stage        Archived" in cli("versions", "show", "fraud", "1").stdout.splitlines()
-    assert "Archived" in cli("versions", "list", "fraud").stdout.splitlines()[1]
+    rows = {row.split()[0]: row for row in cli("versions", "list", "fraud").stdout.splitlines()[1:]}
+    assert "Archived" in rows["1"]

@@ -18,7 +18,6 @@ GOOD_MODEL_NAMES = [
     "a" * 128,
     "CONSOLE",  # only the exact device names are reserved
     "con-model",
-    "COM0",
     "LPT10",
     "a.b.c",
 ]

@@ -268,7 +268,7 @@ def test_a_newer_store_format_is_refused_with_upgrade_mreg(registry: Registry) -
     ("config", "why"),
     [
         ("format = 0\n", "unknown format 0"),
-        ("", "missing 'format'"),
+        ("[objects]\ncommit = false\n", "missing 'format'"),
         ('format = "1"\n', "'format' must be an integer"),
         ("format = [\n", "invalid TOML"),
     ],
@@ -283,7 +283,7 @@ def test_a_broken_config_is_refused_naming_the_file(registry: Registry, config: 
 def test_a_malformed_model_file_is_reported_with_its_path(registry: Registry) -> None:
     registry.create_registered_model("fraud")
     (registry.root / "models" / "fraud" / "model.toml").write_text("created_at = [\n")
-    with pytest.raises(StoreError, match=r"models/fraud/model.toml: invalid TOML"):
+    with pytest.raises(StoreError, match=r"models/fraud/model\.toml\S*: invalid TOML"):
         registry.get_registered_model("fraud")
 
 
@@ -329,12 +329,8 @@ def test_the_lock_timeout_comes_from_the_environment(
         Registry(registry.root)
 
 
-TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=200).filter(
-    lambda t: (
-        not any(ch in t for ch in "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x1b\x7f")
-        and all(ord(ch) >= 0x20 or ch in "\t\n\r" for ch in t)
-    )
-)
+# Any text but control characters (other than tab and line breaks) and lone surrogates.
+TEXT = st.text(st.characters(exclude_categories=["Cs", "Cc"]) | st.sampled_from("\t\n\r"), max_size=200)
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
