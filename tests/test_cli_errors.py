@@ -369,23 +369,3 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(populated: Registry, i
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 141
     assert err == ""
-
-
-@pytest.mark.parametrize("value", ["inf", "nan", "1e300"])
-def test_an_impossible_lock_timeout_is_refused(cli: Cli, populated: Registry, value: str) -> None:
-    before = snapshot(populated.root)
-    for result in (
-        cli("tag", "set", "fraud", "k=v", env={"MREG_LOCK_TIMEOUT": value}),
-        cli("--lock-timeout", value, "tag", "set", "fraud", "k=v"),
-    ):
-        assert result.exit_code == 2
-        assert result.stderr.startswith(f"error: invalid lock timeout {float(value)!r}: expected a number")
-        assert len(result.stderr.splitlines()) == 1
-    assert snapshot(populated.root) == before
-
-
-def test_a_negative_or_non_numeric_lock_timeout_is_a_usage_error(cli: Cli, populated: Registry) -> None:
-    for value in ("-1", "soon"):
-        result = cli("models", "list", env={"MREG_LOCK_TIMEOUT": value})
-        assert result.exit_code == 2
-        assert "MREG_LOCK_TIMEOUT" in result.stderr

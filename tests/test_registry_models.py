@@ -309,26 +309,6 @@ def test_every_error_is_an_mreg_error_with_an_exit_code() -> None:
     assert issubclass(StoreError, MregError)
 
 
-@pytest.mark.parametrize("seconds", [float("inf"), float("nan"), -1.0, 1e300])
-def test_an_impossible_lock_timeout_is_refused(registry: Registry, seconds: float) -> None:
-    with pytest.raises(InvalidInput, match="invalid lock timeout"):
-        Registry(registry.root, lock_timeout=seconds)
-
-
-def test_the_lock_timeout_comes_from_the_environment(
-    registry: Registry, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MREG_LOCK_TIMEOUT", "2.5")
-    assert Registry(registry.root).lock_timeout == 2.5
-    assert Registry(registry.root, lock_timeout=0).lock_timeout == 0
-    monkeypatch.setenv("MREG_LOCK_TIMEOUT", "1e300")
-    with pytest.raises(InvalidInput, match="invalid lock timeout"):
-        Registry(registry.root)
-    monkeypatch.setenv("MREG_LOCK_TIMEOUT", "soon")
-    with pytest.raises(StoreError, match="MREG_LOCK_TIMEOUT='soon' is not a number"):
-        Registry(registry.root)
-
-
 # Any text but control characters (other than tab and line breaks) and lone surrogates.
 TEXT = st.text(st.characters(exclude_categories=["Cs", "Cc"]) | st.sampled_from("\t\n\r"), max_size=200)
 

@@ -13,7 +13,6 @@ import getpass
 import os
 import shutil
 import sys
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,17 +83,6 @@ def current_user() -> str:
         return "unknown"
 
 
-def _checked_lock_timeout(seconds: float) -> float:
-    # The lock waits with threading.Lock.acquire, which refuses NaN and overflows on timeouts
-    # beyond TIMEOUT_MAX (about 292 years): refuse them here with a clear message instead.
-    if not 0 <= seconds <= threading.TIMEOUT_MAX:  # NaN fails both comparisons
-        raise InvalidInput(
-            f"invalid lock timeout {seconds!r}: expected a number of seconds from 0 to "
-            f"{threading.TIMEOUT_MAX:.0f}"
-        )
-    return seconds
-
-
 def locate_store(path: str | os.PathLike[str] | None = None) -> Path:
     """The ``.mreg`` folder for ``path`` (the folder itself or the folder holding it), else for
     ``MREG_STORE``, else the nearest ``.mreg`` found walking up from the working directory."""
@@ -154,9 +142,7 @@ class Registry:
         self.root = locate_store(path)
         self.layout = Layout(self.root)
         self.config = records.check_config(self.layout.config, self._read(self.layout.config))
-        self.lock_timeout = _checked_lock_timeout(
-            lock_timeout_from_env() if lock_timeout is None else lock_timeout
-        )
+        self.lock_timeout = lock_timeout_from_env() if lock_timeout is None else lock_timeout
         self._lock = StoreLock(self.layout.lock, self.lock_timeout)
 
     @classmethod
