@@ -14,7 +14,6 @@ import datetime as dt
 import errno
 import os
 import re
-import secrets
 import signal
 import stat
 import tomllib
@@ -101,7 +100,7 @@ def temp_name(final: Path) -> Path:
     # The final name is cut to 64 bytes so that the temp name stays within the usual 255-byte
     # limit on a file name even for the longest names (a 255-character alias, a long DEST).
     stem = final.name.encode("utf-8", "surrogateescape")[:64].decode("utf-8", "ignore")
-    return final.with_name(f".{stem}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    return final.with_name(f".{stem}.{os.urandom(4).hex()}{TEMP_SUFFIX}")
 
 
 def make_dirs(root: Path, path: Path) -> None:
