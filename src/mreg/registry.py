@@ -427,6 +427,16 @@ class Registry:
         for key, value in tags.items():
             self._event(name, "model_tag_set", key=key, new=value, message=message)
 
+    def _check_no_case_twin(self, name: str) -> None:
+        """The case check of ``_create_model_locked``, for use before taking the lock. The folder
+        of ``name`` itself is skipped: without the lock it may exist before its model.toml, while
+        another process creates the model (make_dirs comes before the atomic write)."""
+        other = self._name_taken_ignoring_case(name, ignore=name)
+        if other is not None:
+            raise AlreadyExists(
+                f"model {other!r} already exists; names that differ only in case may not coexist"
+            )
+
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self._registered_model(name, self._model_fields(name))
 
@@ -585,6 +595,13 @@ class Registry:
         description = names.validate_text(description or "", "description")
         alias_list = list(dict.fromkeys(names.validate_alias(a) for a in aliases))
         message = self._check_message(message)
+        # Refuse what the locked step below would refuse before copying the artifact in, so that a
+        # failed register leaves no blob behind; the locked step checks again.
+        current_user()
+        if self.layout.model_file(name).exists():
+            self._model_fields(name)
+        else:
+            self._check_no_case_twin(name)
         artifact, source_text, source_path = self._store_artifact(source, progress)
         lineage = gitinfo.lineage(self.root.parent, source_path, self.root)
         if source_path is not None:
@@ -1168,9 +1185,25 @@ class Registry:
             events = events[len(events) - limit :] if limit else []
         return events
 
-    def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasSpan]:
-        """Which versions held ``alias`` (or each alias), from when to when."""
-        return history.alias_spans(self.get_history(name, alias=alias), alias)
+    def get_alias_history(
+        self,
+        name: str,
+        alias: str | None = None,
+        *,
+        since: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[AliasSpan]:
+        """Which versions held ``alias`` (or each alias), from when to when, oldest first.
+        ``since`` keeps the spans that had not ended by then; ``limit`` keeps the newest ones."""
+        spans = history.alias_spans(self.get_history(name, alias=alias), alias)
+        if since is not None:
+            since_utc = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
+            spans = [s for s in spans if s.until is None or s.until >= since_utc]
+        if limit is not None:
+            if limit < 0:
+                raise InvalidInput("limit must be 0 or more")
+            spans = spans[len(spans) - limit :] if limit else []
+        return spans
 
     # ------------------------------------------------------------------------------- git merges
 

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from mreg.errors import InvalidInput
 from mreg.names import STAGES, canonical_stage, validate_model_name, validate_version
 
 SCHEME = "models:/"
+# The alias charset of names.validate_alias; the reserved forms (latest, v<digits>) are read below.
+_ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ def parse_model_uri(uri: str) -> ModelRef:
     if "@" in rest:
         name, _, alias = rest.rpartition("@")
         validate_model_name(name)
-        if not alias or not alias.replace("_", "").replace("-", "").isalnum() or not alias.isascii():
+        if not _ALIAS_RE.fullmatch(alias):
             raise InvalidInput(f"invalid alias {alias!r} in model URI {uri!r}")
         if alias.lower() == "latest":
             return ModelRef(name, latest=True)

@@ -58,10 +58,15 @@ def history(
         ),
     ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Only events at or after this date (ISO-8601, UTC).")
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only events at or after this date (ISO-8601, UTC); with --alias, the spans not "
+            "ended by then.",
+        ),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", min=0, help="Only the newest N events.")
+        int | None, typer.Option("--limit", "-n", min=0, help="Only the newest N events (or spans).")
     ] = None,
     as_json: Json = False,
 ) -> None:
@@ -75,7 +80,7 @@ def history(
     """
     registry = open_registry(ctx)
     if alias is not None:
-        spans = registry.get_alias_history(name, alias)
+        spans = registry.get_alias_history(name, alias, since=parse_since(since), limit=limit)
         if as_json:
             emit_json({"name": name, "alias": alias, "spans": [s.to_dict() for s in spans]})
             return
