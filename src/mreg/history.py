@@ -9,7 +9,7 @@ serialized across processes by the store lock) keeps the order exact within one 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ def now() -> dt.datetime:
 
 
 def event_id(when: dt.datetime) -> str:
-    return f"{when:%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}"
+    return f"{when:%Y%m%dT%H%M%S.%fZ}-{os.urandom(3).hex()}"
 
 
 def event_record(event: Event, *, with_model: bool) -> dict[str, Any]:

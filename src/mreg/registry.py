@@ -606,13 +606,13 @@ class Registry:
         lineage = gitinfo.lineage(self.root.parent, source_path, self.root)
         if source_path is not None:
             source_text = lineage.source_path or str(source_path.absolute())
+        listed = self._version_numbers(name)  # before the lock: it grows with the model
         with self._locked():
             if not self.layout.model_file(name).exists():
                 self._create_model_locked(name, {}, "", message)
             else:
                 self._model_fields(name)
-            numbers = self._version_numbers(name)
-            version = (numbers[-1] if numbers else 0) + 1
+            version = self._allocate_version(name, listed[-1] if listed else 0)
             when = history.now()
             self._write(
                 self.layout.version_file(name, version),
@@ -642,6 +642,20 @@ class Registry:
             for alias in alias_list:
                 self._set_alias_locked(name, alias, version, current, message)
         return self.get_model_version(name, version)
+
+    def _allocate_version(self, name: str, highest_listed: int) -> int:
+        """Under the lock: the next version number, (highest ever used) + 1. ``highest_listed``
+        comes from a listing made before the lock; numbers are only ever added as highest + 1
+        under the lock, so any registered since then sit right above it. If that version is gone,
+        the model was deleted or renamed in between: list again."""
+        highest = highest_listed
+        if highest and not self.layout.version_file(name, highest).exists():
+            numbers = self._version_numbers(name)
+            highest = numbers[-1] if numbers else 0
+        version = highest + 1
+        while self.layout.version_file(name, version).exists():
+            version += 1
+        return version
 
     def _store_artifact(
         self, source: str | os.PathLike[str], progress: Callable[[int], None] | None

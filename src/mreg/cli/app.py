@@ -2,26 +2,108 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer import _click as click  # the Click that Typer bundles (since 0.26)
 from typer.core import TyperGroup
+from typer.main import get_command_from_info, get_group_from_info
+from typer.models import CommandInfo, TyperInfo
 
 from mreg import __version__
-from mreg.cli import alias, diff, history, init, merge, models, register, resolve, stage, tag, versions
-from mreg.cli import fsck as fsck_command
-from mreg.cli import gc as gc_command
 from mreg.cli.common import options
 from mreg.errors import MregError
 
+# Every command, in the order `mreg --help` lists them: name → "module:attribute", a command
+# function or a noun's Typer app. A command's module is imported only when that command runs
+# (or when --help lists it), so `mreg resolve` does not pay for building every other command.
+# Adding a command is one line here.
+COMMANDS: dict[str, str] = {
+    "init": "mreg.cli.init:init",
+    "register": "mreg.cli.register:register",
+    "resolve": "mreg.cli.resolve:resolve",
+    "get": "mreg.cli.resolve:get",
+    "history": "mreg.cli.history:history",
+    "diff": "mreg.cli.diff:diff",
+    "merge": "mreg.cli.merge:merge",
+    "fsck": "mreg.cli.fsck:fsck",
+    "gc": "mreg.cli.gc:gc",
+    "models": "mreg.cli.models:app",
+    "versions": "mreg.cli.versions:app",
+    "alias": "mreg.cli.alias:app",
+    "tag": "mreg.cli.tag:app",
+    "stage": "mreg.cli.stage:app",
+}
+
+
+def build_command(name: str, target: str) -> click.Command:
+    """The Click command for ``target`` ("module:attribute"), built as ``app.command(name)`` or
+    ``app.add_typer(…, name=name)`` would build it."""
+    module, _, attribute = target.partition(":")
+    obj = getattr(importlib.import_module(module), attribute)
+    if isinstance(obj, typer.Typer):
+        return get_group_from_info(
+            TyperInfo(obj, name=name),
+            pretty_exceptions_short=app.pretty_exceptions_short,
+            suggest_commands=app.suggest_commands,
+            rich_markup_mode=app.rich_markup_mode,
+        )
+    return get_command_from_info(
+        CommandInfo(name=name, callback=obj),
+        pretty_exceptions_short=app.pretty_exceptions_short,
+        rich_markup_mode=app.rich_markup_mode,
+    )
+
+
+class LazyCommands(MutableMapping[str, click.Command]):
+    """A group's commands where those named in ``COMMANDS`` are built on first access. Anything
+    that walks the commands (help, completion, generators) sees them all, in order."""
+
+    def __init__(self, built: MutableMapping[str, click.Command], targets: dict[str, str]) -> None:
+        self._built = dict(built)
+        self._targets = {name: t for name, t in targets.items() if name not in self._built}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._built:
+            self._built[name] = build_command(name, self._targets[name])
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        found = self._built.pop(name, None) is not None
+        if self._targets.pop(name, None) is None and not found:
+            raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._targets
+        yield from (name for name in self._built if name not in self._targets)
+
+    def __len__(self) -> int:
+        return len(self._targets.keys() | self._built.keys())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._targets or name in self._built
+
 
 class MregGroup(TyperGroup):
-    """Turns every expected error into one line ``error: …`` and its documented exit code;
-    anything else is a bug: a short line, and the traceback with ``--debug``."""
+    """The root command. Builds subcommands on demand (``COMMANDS``), turns every expected error
+    into one line ``error: …`` and its documented exit code; anything else is a bug: a short
+    line, and the traceback with ``--debug``."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(self.commands, COMMANDS)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # the names only: listing must not build every command
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -127,22 +209,6 @@ def main_options(
 ) -> None:
     opts = options(ctx)
     opts.store, opts.lock_timeout, opts.debug = store, lock_timeout, debug
-
-
-app.command("init")(init.init)
-app.command("register")(register.register)
-app.command("resolve")(resolve.resolve)
-app.command("get")(resolve.get)
-app.command("history")(history.history)
-app.command("diff")(diff.diff)
-app.command("merge")(merge.merge)
-app.command("fsck")(fsck_command.fsck)
-app.command("gc")(gc_command.gc)
-app.add_typer(models.app, name="models")
-app.add_typer(versions.app, name="versions")
-app.add_typer(alias.app, name="alias")
-app.add_typer(tag.app, name="tag")
-app.add_typer(stage.app, name="stage")
 
 
 def main() -> None:

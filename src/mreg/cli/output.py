@@ -6,7 +6,6 @@ command whose output is piped or JSON never pays for it.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -20,6 +19,8 @@ def stdout_is_terminal() -> bool:
 def emit_json(data: Any) -> None:
     """Indented for a person at a terminal; one line otherwise, which the C encoder writes ten
     times faster (a listing of 10,000 versions). Scripts parse it: whitespace is no contract."""
+    import json  # not at the top: `--field` and plain output never pay for it
+
     indent = 2 if stdout_is_terminal() else None
     sys.stdout.write(json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
 

@@ -14,7 +14,6 @@ import datetime as dt
 import errno
 import os
 import re
-import secrets
 import shutil
 import signal
 import stat
@@ -104,7 +103,7 @@ def temp_name(final: Path) -> Path:
     """``.NAME.1a2b3c4d.tmp`` beside ``final``; NAME is cut so that the whole name stays within
     the 255 bytes a file name may have (an alias may be 255 characters long)."""
     stem = final.name.encode("utf-8", "surrogateescape")[:_TEMP_STEM_MAX].decode("utf-8", "ignore")
-    return final.with_name(f".{stem}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    return final.with_name(f".{stem}.{os.urandom(4).hex()}{TEMP_SUFFIX}")
 
 
 def make_dirs(root: Path, path: Path) -> None:

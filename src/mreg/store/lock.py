@@ -27,8 +27,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-
-import filelock
+from typing import TYPE_CHECKING
 
 from mreg.errors import InvalidInput, LockTimeout, StoreError
 from mreg.store.files import display_path, ensure_no_symlink, make_dirs
@@ -37,6 +36,9 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no shared locks; gc then keeps objects and temp files
     fcntl = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    import filelock
 
 DEFAULT_TIMEOUT = 30.0
 # What flock(2) reports on a filesystem that cannot lock: not implemented, not supported, no locks
@@ -79,16 +81,32 @@ class StoreLock:
             raise InvalidInput(f"lock timeout must be a finite number of seconds >= 0, not {timeout!r}")
         self.timeout = float(timeout)
         key = os.path.realpath(self.path)
+        self._key = key
+
+    def _locks(self) -> tuple[threading.RLock, filelock.BaseFileLock]:
+        """Made on the first acquire, and ``filelock`` imported then, not with this module:
+        commands that only read (``resolve``) never lock, and its import costs as much as the
+        rest of such a command."""
+        import filelock
+
         with _guard:
-            if key not in _per_store:
+            if self._key not in _per_store:
                 native = filelock.FileLock(
                     self.path,
                     thread_local=False,
                     fallback_to_soft=False,
                     preserve_lock_file=True,
                 )
-                _per_store[key] = (threading.RLock(), native)
-            self._thread_lock, self._file_lock = _per_store[key]
+                _per_store[self._key] = (threading.RLock(), native)
+            return _per_store[self._key]
+
+    @property
+    def _thread_lock(self) -> threading.RLock:
+        return self._locks()[0]
+
+    @property
+    def _file_lock(self) -> filelock.BaseFileLock:
+        return self._locks()[1]
 
     def _timeout_error(self) -> LockTimeout:
         return LockTimeout(
@@ -98,6 +116,8 @@ class StoreLock:
         )
 
     def __enter__(self) -> StoreLock:
+        import filelock
+
         try:
             mode = os.lstat(self.path).st_mode
         except FileNotFoundError:

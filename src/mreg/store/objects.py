@@ -8,7 +8,6 @@ final name, so a blob is either whole or absent. Identical content is stored onc
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import stat
@@ -46,6 +45,8 @@ def _umask() -> int:
 
 
 def _copy_hashing(src: int, dst: int, progress: Progress | None) -> tuple[str, int]:
+    import hashlib  # here, not at the top: reading a store never hashes
+
     digest = hashlib.sha256()
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
@@ -138,6 +139,8 @@ def put_tree(layout: Layout, source: Path, progress: Progress | None = None) -> 
 def tree_digest(entries: list[FileEntry]) -> str:
     """The digest of a directory artifact: sha256 of its manifest, one ``sha256 size path`` line
     per file in path order (stable, documented in docs/store-format.md)."""
+    import hashlib
+
     lines = "".join(f"{e.sha256} {e.size} {e.path}\n" for e in sorted(entries, key=lambda e: e.path))
     return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
@@ -159,6 +162,8 @@ def blob_path(layout: Layout, hexdigest: str) -> Path:
 
 def hash_blob(layout: Layout, hexdigest: str) -> str:
     """Re-hash a stored blob and return what its bytes hash to."""
+    import hashlib
+
     path = blob_path(layout, hexdigest)
     digest = hashlib.sha256()
     with open(path, "rb", buffering=0) as handle:
