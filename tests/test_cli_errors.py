@@ -369,3 +369,32 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(populated: Registry, i
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 141
     assert err == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["alias", "set", "fraud"], "error: Missing argument 'alias'. (see 'mreg alias set --help')"),
+        (["models", "list", "--bogus"], "error: No such option: --bogus (see 'mreg models list --help')"),
+        (["nosuch"], "error: No such command 'nosuch'. (see 'mreg --help')"),
+        (["--lock-timeout", "abc", "models", "list"], "error: Invalid value for '--lock-timeout'"),
+        (["history", "fraud", "--limit", "-1"], "error: Invalid value for '--limit'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_code_2(
+    cli: Cli, populated: Registry, args: list[str], text: str
+) -> None:
+    before = snapshot(populated.root)
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(text), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert "╭" not in result.stderr and result.stdout == ""
+    assert snapshot(populated.root) == before
+
+
+def test_a_group_without_a_command_prints_its_help_and_no_error_line(cli: Cli) -> None:
+    result = cli("alias")
+    assert result.exit_code == 2
+    assert "set" in result.stdout and "delete" in result.stdout
+    assert "error:" not in result.stderr

@@ -6,7 +6,7 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -136,6 +136,35 @@ class MregGroup(TyperGroup):
             _error(detail + ("" if _debug(ctx) else " (run with --debug for the traceback)"))
             raise typer.Exit(1) from None
 
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Usage errors, like every other error, are one line ``error: …`` on stderr (Typer would
+        draw a box), with Click's exit code 2 and a pointer to the command's help."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except click.exceptions.UsageError as err:
+            text = " ".join(err.format_message().split())
+            if text:  # empty: a group called without a command, whose help is already printed
+                where = f" (see '{err.ctx.command_path} --help')" if err.ctx is not None else ""
+                _error(text + where)
+            sys.exit(err.exit_code)
+        except click.exceptions.ClickException as err:
+            _error(" ".join(err.format_message().split()))
+            sys.exit(err.exit_code)
+        except typer.Abort:
+            _error("aborted")
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
     def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: str | None = None) -> None:
         """A shell asking for completions (``_MREG_COMPLETE`` set) gets mreg's answers, see shells.py."""
         if os.environ.get(complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()):
@@ -199,7 +228,7 @@ def main_options(
             "--lock-timeout",
             envvar="MREG_LOCK_TIMEOUT",
             min=0,
-            help="Seconds to wait for the store lock before exiting with 75 [default: 30].",
+            help="Seconds to wait for the store lock before exiting with 75 (default 30).",
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,

@@ -16,7 +16,7 @@ def init(
     ctx: typer.Context,
     path: Annotated[
         Path | None,
-        typer.Argument(help="Folder to create .mreg/ in [default: --store, else the working directory]."),
+        typer.Argument(help="Folder to create .mreg/ in (default: --store, else the working directory)."),
     ] = None,
     commit_objects: Annotated[
         bool,
