@@ -196,3 +196,8 @@ def test_the_timeout_error_names_the_file_and_what_to_do(registry: Registry) -> 
     lock = StoreLock(registry.layout.lock, 1.5)
     message = str(lock._timeout_error())
     assert "1.5s" in message and "lock" in message and "MREG_LOCK_TIMEOUT" in message
+
+
+def test_a_huge_timeout_means_wait_as_long_as_it_takes(registry: Registry, model_file: Path) -> None:
+    slow = Registry(registry.root, lock_timeout=1e300)
+    assert slow.create_model_version("m", model_file).version == 1

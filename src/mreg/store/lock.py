@@ -79,7 +79,8 @@ class StoreLock:
         self.path = os.fspath(path)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 <= timeout < math.inf:
             raise InvalidInput(f"lock timeout must be a finite number of seconds >= 0, not {timeout!r}")
-        self.timeout = float(timeout)
+        # Longer than threading can wait is as good as forever (and would overflow its wait).
+        self.timeout = min(float(timeout), threading.TIMEOUT_MAX)
         key = os.path.realpath(self.path)
         self._key = key
 
