@@ -146,13 +146,16 @@ def refused_or_round_trip(
     return True
 
 
+WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
+    f"{b}{n}" for b in ("COM", "LPT") for n in range(10)
+}
+
+
 def valid_name_by_the_rules(name: str) -> bool:
     """An independent statement of DESIGN §1's model name rules."""
     import re
 
-    devices = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
-        f"{b}{n}" for b in ("COM", "LPT") for n in range(10)
-    }
+    devices = WINDOWS_DEVICES
     return (
         0 < len(name) <= 128
         and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._ -]*", name) is not None
@@ -219,7 +222,7 @@ def test_renaming_to_any_name(store: Registry, name: str) -> None:
 @example("x" * 256)
 def test_aliases(store: Registry, alias: str) -> None:
     def check() -> None:
-        assert alias.isascii() and alias.lower() != "latest" and not alias.upper().startswith("CON")
+        assert alias.isascii() and alias.lower() != "latest" and alias.upper() not in WINDOWS_DEVICES
         assert Registry(store.root).get_aliases("m") == {alias: 1}
         assert store.resolve(ModelRef("m", alias=alias)).version == 1
 
