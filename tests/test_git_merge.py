@@ -62,6 +62,8 @@ def test_branches_changing_different_things_merge_cleanly(repo: Repo, cli) -> No
     assert find_merge_conflicts(registry.root) == []
     merge_report = cli("merge")
     assert merge_report.exit_code == 0 and "no git merge" in merge_report.stderr
+    fsck = cli("--store", str(registry.root), "fsck", "--full")
+    assert fsck.exit_code == 0, fsck.stdout + fsck.stderr
 
 
 def _collide(repo: Repo) -> tuple[str, str]:
