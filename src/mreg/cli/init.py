@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from mreg.cli.common import Json, Quiet, options
-from mreg.cli.output import emit_json, message
+from mreg.cli.output import report
 from mreg.registry import init_store
 
 
@@ -37,7 +37,10 @@ def init(
     Example:  mreg init && git add .mreg
     """
     root, created = init_store(path or options(ctx).store, commit_objects=commit_objects)
-    if as_json:
-        emit_json({"store": str(root), "created": created})
-    elif not quiet:
-        message(f"{'Initialized empty' if created else 'Found existing'} mreg store in {root}")
+    state = "Initialized empty" if created else "Found existing"
+    report(
+        {"store": str(root), "created": created},
+        f"{state} mreg store in {root}",
+        as_json=as_json,
+        quiet=quiet,
+    )

@@ -23,7 +23,7 @@ from mreg.cli.common import (
     short_time,
     version_row,
 )
-from mreg.cli.output import emit_json, emit_line, message, stdout_is_terminal, table
+from mreg.cli.output import emit_json, emit_line, message, report, stdout_is_terminal, table
 from mreg.entities import RegisteredModel
 from mreg.names import parse_key_value
 
@@ -167,10 +167,7 @@ def create(
     model = open_registry(ctx).create_registered_model(
         name, tags=tag_map, description=read_description(description, description_file), message=msg
     )
-    if as_json:
-        emit_json(model.to_dict())
-    elif not quiet:
-        message(f"Created model {model.name}")
+    report(model.to_dict(), f"Created model {model.name}", as_json=as_json, quiet=quiet)
 
 
 @app.command("rename")
@@ -210,10 +207,7 @@ def update(
 
         raise InvalidInput("nothing to update: give --description or --description-file")
     model = open_registry(ctx).update_registered_model(name, text, message=msg)
-    if as_json:
-        emit_json(model.to_dict())
-    elif not quiet:
-        message(f"Updated the description of model {model.name}")
+    report(model.to_dict(), f"Updated the description of model {model.name}", as_json=as_json, quiet=quiet)
 
 
 @app.command("delete")

@@ -34,6 +34,15 @@ def message(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
+def report(data: Any, text: str, *, as_json: bool, quiet: bool) -> None:
+    """The result of a command that changes something: ``data`` as JSON with ``--json``, else
+    ``text`` as a message for the person, unless ``-q``."""
+    if as_json:
+        emit_json(data)
+    elif not quiet:
+        message(text)
+
+
 def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Columns padded with two spaces; the last column is not padded."""
     widths = [len(h) for h in headers]

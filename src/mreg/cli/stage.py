@@ -8,7 +8,7 @@ import typer
 
 from mreg.cli import complete
 from mreg.cli.common import Json, Message, Quiet, open_registry
-from mreg.cli.output import emit_json, message
+from mreg.cli.output import report
 from mreg.cli.versions import lookup
 
 app = typer.Typer(
@@ -57,7 +57,5 @@ def set_stage(
     registry = open_registry(ctx)
     number = lookup(registry, name, version).version
     mv = registry.transition_model_version_stage(name, number, stage, archive_existing, message=msg)
-    if as_json:
-        emit_json(mv.to_dict())
-    elif not quiet:
-        message(f"{mv.name} version {mv.version} is now in stage {mv.current_stage}")
+    text = f"{mv.name} version {mv.version} is now in stage {mv.current_stage}"
+    report(mv.to_dict(), text, as_json=as_json, quiet=quiet)

@@ -24,7 +24,7 @@ from mreg.cli.common import (
     short_time,
     version_row,
 )
-from mreg.cli.output import emit_json, emit_line, message, stdout_is_terminal, table
+from mreg.cli.output import emit_json, emit_line, message, report, stdout_is_terminal, table
 from mreg.entities import ModelVersion
 from mreg.registry import Registry
 from mreg.uris import parse_version_ref
@@ -192,10 +192,8 @@ def update(
     mv = registry.update_model_version(
         name, lookup(registry, name, version).version, description, message=msg
     )
-    if as_json:
-        emit_json(mv.to_dict())
-    elif not quiet:
-        message(f"Updated the description of {mv.name} version {mv.version}")
+    text = f"Updated the description of {mv.name} version {mv.version}"
+    report(mv.to_dict(), text, as_json=as_json, quiet=quiet)
 
 
 @app.command("delete")
