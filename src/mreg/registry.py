@@ -185,6 +185,17 @@ def _holding_objects_pin(method: Callable[_P, _R]) -> Callable[_P, _R]:
     return pinned
 
 
+def _scanning(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """For methods that read many files: see ``files.scanning``."""
+
+    @functools.wraps(method)
+    def scan(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with files.scanning():
+            return method(*args, **kwargs)
+
+    return scan
+
+
 class Registry:
     """A model registry stored in a ``.mreg`` folder.
 
@@ -440,6 +451,7 @@ class Registry:
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self._registered_model(name, self._model_fields(name))
 
+    @_scanning
     def list_registered_models(self) -> list[RegisteredModel]:
         """Every registered model, by name."""
         return [self.get_registered_model(n) for n in self.model_names()]
@@ -705,6 +717,7 @@ class Registry:
         fields = self._live_version_fields(name, number)
         return self._model_version(name, number, fields, self._aliases(name))
 
+    @_scanning
     def list_model_versions(self, name: str | None = None) -> list[ModelVersion]:
         """Every live version of ``name`` (or of every model), by model then version."""
         result = []
@@ -1078,6 +1091,7 @@ class Registry:
 
     # ------------------------------------------------------------------------------------ search
 
+    @_scanning
     def search_registered_models(
         self,
         filter_string: str | None = None,
@@ -1112,6 +1126,7 @@ class Registry:
                 models.append(self._registered_model(name, fields.get(name) or self._model_fields(name)))
         return search.PagedList(models, page.token)
 
+    @_scanning
     def search_model_versions(
         self,
         filter_string: str | None = None,

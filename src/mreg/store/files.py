@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import errno
 import os
@@ -54,26 +56,48 @@ def display_path(path: Path | str) -> str:
         return str(path)
 
 
+_verified_folders: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "verified_folders", default=None
+)
+
+
+@contextlib.contextmanager
+def scanning() -> Iterator[None]:
+    """For one call that reads many files (a listing, a search, fsck): a folder found to be a real
+    folder is not checked again during the call. Without it every read re-checks every component
+    of its path, which is most of the cost of reading 10,000 versions."""
+    token = _verified_folders.set(set())
+    try:
+        yield
+    finally:
+        _verified_folders.reset(token)
+
+
 def ensure_no_symlink(root: Path, path: Path) -> None:
     """Refuse ``path`` if it lies outside ``root`` or any existing component below root is a
     symlink. A missing component ends the walk: there is nothing further to follow."""
-    try:
-        rel = path.relative_to(root)
-    except ValueError:
-        raise StoreError(f"refusing to touch {display_path(path)}: it is outside the store") from None
-    current = root
-    for part in rel.parts:
-        if part in ("..", "."):
+    root_text, path_text = os.fspath(root), os.fspath(path)
+    if path_text == root_text:
+        return
+    if not path_text.startswith(root_text + os.sep):
+        raise StoreError(f"refusing to touch {display_path(path)}: it is outside the store")
+    parts = path_text[len(root_text) + 1 :].split(os.sep)
+    verified = _verified_folders.get()
+    current = root_text
+    for index, part in enumerate(parts):
+        if part in ("", "..", "."):
             raise StoreError(f"refusing path {display_path(path)}: it is not a plain path")
-        current = current / part
+        current = current + os.sep + part
+        if verified is not None and current in verified:
+            continue
         try:
             mode = os.lstat(current).st_mode
-        except FileNotFoundError:
-            return
-        except NotADirectoryError:
+        except (FileNotFoundError, NotADirectoryError):
             return
         if stat.S_ISLNK(mode):
             raise StoreError(f"refusing to follow symlink {display_path(current)} inside the store")
+        if verified is not None and index < len(parts) - 1 and stat.S_ISDIR(mode):
+            verified.add(current)
 
 
 def _without_none(value: Any) -> Any:

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 STORE_DIRNAME = ".mreg"
@@ -29,36 +30,37 @@ FORMAT = 1
 class Layout:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._model_dirs: dict[str, Path] = {}
 
-    @property
+    @functools.cached_property
     def config(self) -> Path:
         return self.root / "config.toml"
 
-    @property
+    @functools.cached_property
     def lock(self) -> Path:
         return self.root / "lock"
 
-    @property
+    @functools.cached_property
     def tmp(self) -> Path:
         return self.root / "tmp"
 
-    @property
+    @functools.cached_property
     def pin(self) -> Path:
         return self.tmp / "pin"
 
-    @property
+    @functools.cached_property
     def trash(self) -> Path:
         return self.root / "trash"
 
-    @property
+    @functools.cached_property
     def objects(self) -> Path:
         return self.root / "objects" / "sha256"
 
-    @property
+    @functools.cached_property
     def models(self) -> Path:
         return self.root / "models"
 
-    @property
+    @functools.cached_property
     def store_history(self) -> Path:
         return self.root / "history"
 
@@ -69,25 +71,29 @@ class Layout:
         return self.root / "cache" / "trees" / hexdigest
 
     def model_dir(self, name: str) -> Path:
-        return self.models / name
+        # Cached: a listing of 10,000 models asks for each model's folders several times.
+        folder = self._model_dirs.get(name)
+        if folder is None:
+            folder = self._model_dirs[name] = self.models / name
+        return folder
 
     def model_file(self, name: str) -> Path:
-        return self.models / name / "model.toml"
+        return self.model_dir(name) / "model.toml"
 
     def versions_dir(self, name: str) -> Path:
-        return self.models / name / "versions"
+        return self.model_dir(name) / "versions"
 
     def version_file(self, name: str, version: int) -> Path:
-        return self.models / name / "versions" / f"{version}.toml"
+        return self.model_dir(name) / "versions" / f"{version}.toml"
 
     def aliases_dir(self, name: str) -> Path:
-        return self.models / name / "aliases"
+        return self.model_dir(name) / "aliases"
 
     def alias_file(self, name: str, alias: str) -> Path:
-        return self.models / name / "aliases" / alias
+        return self.model_dir(name) / "aliases" / alias
 
     def history_dir(self, name: str) -> Path:
-        return self.models / name / "history"
+        return self.model_dir(name) / "history"
 
 
 def version_from_filename(filename: str) -> int | None:
