@@ -61,6 +61,16 @@ def registry(isolated: Path) -> Registry:
 
 
 @pytest.fixture
+def fraud(registry: Registry, isolated: Path) -> Registry:
+    """Model ``fraud`` with versions 1..3, each of different bytes."""
+    for n in (1, 2, 3):
+        source = isolated / f"m{n}.bin"
+        source.write_bytes(f"weights {n}\n".encode())
+        registry.create_model_version("fraud", source)
+    return registry
+
+
+@pytest.fixture
 def model_file(isolated: Path) -> Path:
     path = isolated / "model.bin"
     path.write_bytes(b"weights v1\n")

@@ -11,16 +11,6 @@ from mreg import AlreadyExists, Conflict, IntegrityError, InvalidInput, NotFound
 from mreg.errors import MregError
 
 
-@pytest.fixture
-def fraud(registry: Registry, isolated: Path) -> Registry:
-    """Model ``fraud`` with versions 1..3, each of different bytes."""
-    for n in (1, 2, 3):
-        source = isolated / f"m{n}.bin"
-        source.write_bytes(f"weights {n}\n".encode())
-        registry.create_model_version("fraud", source)
-    return registry
-
-
 def blob_of(registry: Registry, version: int) -> Path:
     return registry.artifact_path(registry.get_model_version("fraud", version))
 

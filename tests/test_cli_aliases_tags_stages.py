@@ -11,15 +11,6 @@ from conftest import Cli
 from mreg import Registry
 
 
-@pytest.fixture
-def fraud(registry: Registry, isolated: Path) -> Registry:
-    for n in (1, 2, 3):
-        source = isolated / f"m{n}.bin"
-        source.write_bytes(f"weights {n}\n".encode())
-        registry.create_model_version("fraud", source)
-    return registry
-
-
 def test_alias_set_move_list_delete(cli: Cli, fraud: Registry) -> None:
     result = cli("alias", "set", "fraud", "champion", "1", "-m", "first")
     assert result.exit_code == 0

@@ -15,15 +15,6 @@ from mreg import InvalidInput, NotFound, Registry
 from mreg.history import alias_spans
 
 
-@pytest.fixture
-def fraud(registry: Registry, isolated: Path) -> Registry:
-    for n in (1, 2, 3):
-        source = isolated / f"m{n}.bin"
-        source.write_bytes(f"weights {n}\n".encode())
-        registry.create_model_version("fraud", source)
-    return registry
-
-
 def test_every_kind_of_change_is_an_event(fraud: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MREG_USER", "release-bot")
     fraud.update_registered_model("fraud", "described", message="m1")

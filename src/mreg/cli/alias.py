@@ -7,18 +7,13 @@ from typing import Annotated
 import typer
 
 from mreg.cli import complete
-from mreg.cli.common import Json, Message, Quiet, open_registry
+from mreg.cli.common import Json, Message, ModelName, Quiet, open_registry
 from mreg.cli.output import emit_json, message, table
 from mreg.cli.versions import lookup
 
 app = typer.Typer(help="Set, move, delete and list aliases (champion, challenger, …).", no_args_is_help=True)
 
-Name = Annotated[
-    str,
-    typer.Argument(
-        help="The registered model's name.", show_default=False, autocompletion=complete.model_names
-    ),
-]
+Name = ModelName
 Alias = Annotated[
     str,
     typer.Argument(

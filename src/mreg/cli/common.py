@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from mreg.cli import complete
 from mreg.entities import ModelVersion, iso
 from mreg.errors import InvalidInput
 from mreg.registry import Registry
@@ -163,3 +164,12 @@ def next_page_hint(token: str | None) -> None:
         from mreg.cli.output import message
 
         message(f"more results: run again with --page-token {token}")
+
+
+# The NAME argument of every command that takes a model, completed from the store.
+ModelName = Annotated[
+    str,
+    typer.Argument(
+        help="The registered model's name.", show_default=False, autocompletion=complete.model_names
+    ),
+]

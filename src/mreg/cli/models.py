@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli import complete
 from mreg.cli.common import (
     VERSION_HEADERS,
     FilterOpt,
     Json,
     Message,
+    ModelName,
     OrderBy,
     PageToken,
     Quiet,
@@ -31,12 +31,7 @@ app = typer.Typer(
     help="Create, show, list, rename, describe and delete registered models.", no_args_is_help=True
 )
 
-Name = Annotated[
-    str,
-    typer.Argument(
-        help="The registered model's name.", show_default=False, autocompletion=complete.model_names
-    ),
-]
+Name = ModelName
 Description = Annotated[str | None, typer.Option("--description", "-d", help="Markdown description.")]
 DescriptionFile = Annotated[
     Path | None, typer.Option("--description-file", "-D", help="Read the Markdown description from a file.")

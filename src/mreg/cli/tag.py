@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mreg.cli import complete
-from mreg.cli.common import Message, Quiet, open_registry
+from mreg.cli.common import Message, ModelName, Quiet, open_registry
 from mreg.cli.output import message
 from mreg.cli.versions import lookup
 from mreg.names import parse_key_value
@@ -16,12 +16,7 @@ app = typer.Typer(
     help="Set and delete tags on a model or, with --version, on a version.", no_args_is_help=True
 )
 
-Name = Annotated[
-    str,
-    typer.Argument(
-        help="The registered model's name.", show_default=False, autocompletion=complete.model_names
-    ),
-]
+Name = ModelName
 VersionOpt = Annotated[
     str | None,
     typer.Option(

@@ -13,6 +13,7 @@ from mreg.cli.common import (
     FilterOpt,
     Json,
     Message,
+    ModelName,
     OrderBy,
     PageToken,
     Quiet,
@@ -31,12 +32,7 @@ from mreg.uris import parse_version_ref
 
 app = typer.Typer(help="List, show, describe and delete model versions.", no_args_is_help=True)
 
-Name = Annotated[
-    str,
-    typer.Argument(
-        help="The registered model's name.", show_default=False, autocompletion=complete.model_names
-    ),
-]
+Name = ModelName
 Version = Annotated[
     str,
     typer.Argument(
