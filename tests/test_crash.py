@@ -26,7 +26,7 @@ import pytest
 
 from mreg import Registry
 from mreg.fsck import ERROR, LEFTOVER
-from mreg.store import records
+from mreg.store.records import Tombstone
 
 WORKERS = Path(__file__).with_name("workers.py")
 Snapshot = dict[str, dict[Any, Any]]
@@ -105,11 +105,11 @@ def snapshot(registry: Registry) -> Snapshot:
         state["models"][name] = (model.description, tuple(sorted(model.tags.items())))
         for alias, version in model.aliases.items():
             state["aliases"][name, alias] = version
-        for number in registry._version_numbers(name):
-            fields = registry._version_fields(name, number)
-            assert fields is not None
-            if fields["status"] == records.STATUS_DELETED:
-                state["tombstones"][name, number] = fields["source"]
+        for number in registry.store.version_numbers(name):
+            record = registry.store.version(name, number)
+            assert record is not None
+            if isinstance(record, Tombstone):
+                state["tombstones"][name, number] = record.source
                 continue
             mv = registry.get_model_version(name, number)
             state["versions"][name, number] = json.dumps(

@@ -283,7 +283,7 @@ def test_newer_config_format(store: Registry) -> None:
 def test_checks_are_a_list_that_can_grow(store: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
     def check_every_model_has_a_description(scan: fsck_module.Scan) -> Iterator[Finding]:
         for model in scan.models.values():
-            if model.fields is not None and not model.fields["description"]:
+            if model.record is not None and not model.record.description:
                 yield scan.finding(WARNING, "no-description", model.folder, "has no description")
 
     monkeypatch.setattr(fsck_module, "CHECKS", [*fsck_module.CHECKS, check_every_model_has_a_description])

@@ -78,9 +78,9 @@ def test_a_holder_killed_with_sigkill_never_blocks_the_next_writer(
 
 def test_two_registries_in_one_process_share_the_lock(with_version: Registry) -> None:
     other = Registry(with_version.root, lock_timeout=0)
-    with with_version._locked():
+    with with_version.store.locked():
         other.set_registered_model_alias("m", "champion", 1)  # re-entrant: no deadlock
-        with other._locked():
+        with other.store.locked():
             other.delete_registered_model_alias("m", "champion")
     assert other.get_aliases("m") == {}
 
@@ -89,7 +89,7 @@ def test_threads_wait_for_each_other(with_version: Registry) -> None:
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with Registry(with_version.root)._locked():
+        with Registry(with_version.root).store.locked():
             holding.set()
             release.wait(30)
 

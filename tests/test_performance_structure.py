@@ -293,7 +293,7 @@ def test_register_hashes_copies_and_asks_git_before_taking_the_lock(
     (artifact / "b.bin").write_bytes(b"b" * 5000)
     held = {"now": False}
     heavy_calls: list[tuple[str, bool]] = []
-    inner = registry._lock
+    inner = registry.store.lock
 
     class WatchedLock:
         def __enter__(self) -> None:
@@ -320,7 +320,7 @@ def test_register_hashes_copies_and_asks_git_before_taking_the_lock(
 
     real_listdir = os.listdir
     registry.create_model_version("fraud", artifact)
-    monkeypatch.setattr(registry, "_lock", WatchedLock())
+    monkeypatch.setattr(registry.store, "lock", WatchedLock())
     monkeypatch.setattr(objects, "_copy_hashing", watch("copy", objects._copy_hashing))
     monkeypatch.setattr(subprocess, "run", watch("git", subprocess.run))
     monkeypatch.setattr(os, "listdir", listdir)
@@ -335,7 +335,7 @@ def test_versions_registered_between_the_listing_and_the_lock_are_not_reused(
     for _ in range(3):
         registry.create_model_version("fraud", model_file)
     # the listing saw version 1 only: versions 2 and 3 were registered by others before the lock
-    monkeypatch.setattr(registry, "_version_numbers", lambda name: [1])
+    monkeypatch.setattr(registry.store, "version_numbers", lambda name: [1])
     assert registry.create_model_version("fraud", model_file).version == 4
 
 
@@ -346,12 +346,12 @@ def test_a_model_recreated_between_the_listing_and_the_lock_counts_from_its_own_
         registry.create_model_version("fraud", model_file)
     registry.delete_registered_model("fraud")
     registry.create_model_version("fraud", model_file)
-    real = registry._version_numbers
+    real = registry.store.version_numbers
     listings = [[1, 2, 3, 4, 5]]  # the first listing was made before the old model was deleted
 
     def version_numbers(name: str) -> list[int]:
         return listings.pop() if listings else real(name)
 
-    monkeypatch.setattr(registry, "_version_numbers", version_numbers)
+    monkeypatch.setattr(registry.store, "version_numbers", version_numbers)
     assert registry.create_model_version("fraud", model_file).version == 2
     assert listings == []

@@ -12,13 +12,15 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Cli, run_mreg
 
 from mreg import InvalidFilter, InvalidInput, PagedList, Registry, history, search
 from mreg.search import like_regex, make_page_token, parse_page_token, parse_version_filter
-from mreg.store import records
+from mreg.store import store as store_module
+from mreg.store.records import AnyVersion, ModelRecord
 
 
 class FakeClock:
@@ -630,13 +632,13 @@ def test_only_versions_that_can_match_are_read(store: Registry, monkeypatch: pyt
     """Conditions on name, version_number and alias are settled before a version file is read;
     every other search reads each version file (live or deleted) exactly once."""
     read: list[str] = []
-    original = records.read_version
+    original = store_module.parse_version
 
-    def counting(path: Path | str, record: dict[str, object]) -> dict[str, object]:
+    def counting(path: Path | str, record: dict[str, Any]) -> AnyVersion:
         read.append(str(path))
         return original(path, record)
 
-    monkeypatch.setattr(records, "read_version", counting)
+    monkeypatch.setattr(store_module, "parse_version", counting)
     assert _ids(store.search_model_versions("alias = 'champion'")) == {"fraud/2", "Fraud-EU/1"}
     assert len(read) == 2
     read.clear()
@@ -649,13 +651,13 @@ def test_only_versions_that_can_match_are_read(store: Registry, monkeypatch: pyt
 
 def test_models_list_reads_only_the_page(store: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
     read: list[str] = []
-    original = records.read_model
+    original = ModelRecord.parse
 
-    def counting(path: Path, record: dict[str, object]) -> dict[str, object]:
+    def counting(path: Path | str, record: dict[str, Any]) -> ModelRecord:
         read.append(str(path))
         return original(path, record)
 
-    monkeypatch.setattr(records, "read_model", counting)
+    monkeypatch.setattr(ModelRecord, "parse", counting)
     page = store.search_registered_models(max_results=2)
     assert [m.name for m in page] == ["Fraud-EU", "Iris Classifier"]
     assert len(read) == 2
@@ -674,13 +676,13 @@ def test_latest_versions_read_newest_first_in_batches(
     registry.delete_model_version("m", 10)
     registry.delete_model_version("m", 6)
     read: list[str] = []
-    original = records.read_version
+    original = store_module.parse_version
 
-    def counting(path: Path | str, record: dict[str, object]) -> dict[str, object]:
+    def counting(path: Path | str, record: dict[str, Any]) -> AnyVersion:
         read.append(str(path))
         return original(path, record)
 
-    monkeypatch.setattr(records, "read_version", counting)
+    monkeypatch.setattr(store_module, "parse_version", counting)
     assert registry.resolve("models:/m/latest").version == 9
     assert len(read) <= 4  # the first batch
     assert [(v.version, v.current_stage) for v in registry.get_latest_versions("m")] == [

@@ -163,7 +163,7 @@ def count_with_alias(store: str, increments: str) -> None:
 def hold_lock(store: str) -> None:
     """Take the store lock, say so, and hold it until killed."""
     registry = Registry(store)
-    with registry._locked():
+    with registry.store.locked():
         say("locked")
         sys.stdin.read()
 

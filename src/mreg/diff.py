@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mreg import gitinfo, history
-from mreg.entities import Artifact, Event
+from mreg import gitinfo
+from mreg.entities import Event
 from mreg.errors import StoreError
-from mreg.store import files, records
-from mreg.store.layout import version_from_filename
+from mreg.store import files
+from mreg.store.layout import RECORD_FOLDERS, Layout, parse_rel
+from mreg.store.records import AliasRecord, AnyVersion, ModelRecord, VersionRecord, parse_event, parse_version
 
-STORE_SUBDIRS = ("models", "history")
 _UNKNOWN: Any = object()  # a record whose file is the same on both sides: not read
 
 
@@ -92,44 +92,16 @@ class Snapshot:
 class _Side:
     """The parsed records of one side, for the paths that changed only."""
 
-    models: dict[str, dict[str, Any] | None] = dataclasses.field(default_factory=dict)
-    versions: dict[tuple[str, int], dict[str, Any] | None] = dataclasses.field(default_factory=dict)
+    models: dict[str, ModelRecord | None] = dataclasses.field(default_factory=dict)
+    versions: dict[tuple[str, int], AnyVersion | None] = dataclasses.field(default_factory=dict)
     aliases: dict[tuple[str, str], int | None] = dataclasses.field(default_factory=dict)
     events: dict[tuple[str, str], Event | None] = dataclasses.field(default_factory=dict)
     store_events: dict[str, Event | None] = dataclasses.field(default_factory=dict)
 
 
 def classify(path: str) -> tuple[str, str, str | int | None] | None:
-    """What a path inside the store holds: ("model", name, None), ("version", name, number),
-    ("alias", name, alias), ("event", name, event id), ("store_event", "", event id); None for
-    anything else (config, objects, temp files)."""
-    parts = path.split("/")
-    if len(parts) == 2 and parts[0] == "history":
-        event_id = _event_id(parts[1])
-        return None if event_id is None else ("store_event", "", event_id)
-    if len(parts) < 3 or parts[0] != "models" or parts[1].startswith("."):
-        return None
-    model = parts[1]
-    if len(parts) == 3:
-        return ("model", model, None) if parts[2] == "model.toml" else None
-    if len(parts) != 4 or parts[3].startswith("."):
-        return None
-    folder, filename = parts[2], parts[3]
-    if folder == "versions":
-        number = version_from_filename(filename)
-        return None if number is None else ("version", model, number)
-    if folder == "aliases":
-        return ("alias", model, filename)
-    if folder == "history":
-        event_id = _event_id(filename)
-        return None if event_id is None else ("event", model, event_id)
-    return None
-
-
-def _event_id(filename: str) -> str | None:
-    if filename.startswith(".") or not filename.endswith(".toml"):
-        return None
-    return filename[: -len(".toml")]
+    """What a path inside the store holds (see ``layout.parse_rel``)."""
+    return parse_rel(path)
 
 
 def _parse_side(snapshot: Snapshot) -> _Side:
@@ -142,29 +114,23 @@ def _parse_side(snapshot: Snapshot) -> _Side:
         where = snapshot.where(path)
         record = None if data is None else files.parse_toml(where, data)
         if kind == "model":
-            side.models[model] = None if record is None else records.read_model(where, record)
+            side.models[model] = None if record is None else ModelRecord.parse(where, record)
         elif kind == "version":
             assert isinstance(key, int)
-            side.versions[model, key] = None if record is None else records.read_version(where, record)
+            side.versions[model, key] = None if record is None else parse_version(where, record)
         elif kind == "alias":
             assert isinstance(key, str)
-            side.aliases[model, key] = None if record is None else records.read_alias(where, record)
+            side.aliases[model, key] = None if record is None else AliasRecord.parse(where, record).version
         elif kind == "event":
             assert isinstance(key, str)
-            side.events[model, key] = (
-                None if record is None else history.parse_event(record, key, model, where)
-            )
+            side.events[model, key] = None if record is None else parse_event(where, record, key, model)
         else:
             assert isinstance(key, str)
-            side.store_events[key] = None if record is None else history.parse_event(record, key, "", where)
+            side.store_events[key] = None if record is None else parse_event(where, record, key, "")
     return side
 
 
 # ------------------------------------------------------------------------------- comparison
-
-
-def _digest(artifact: Artifact) -> str | None:
-    return f"sha256:{artifact.digest}" if artifact.digest else artifact.uri
 
 
 def _event_ids(events: Mapping[tuple[str, str], Event | None], model: str) -> set[str]:
@@ -222,12 +188,16 @@ class _Explainer:
 
 
 def _text_changes(
-    add: Callable[..., None], old_fields: Mapping[str, Any], new_fields: Mapping[str, Any], prefix: str
+    add: Callable[..., None],
+    old: ModelRecord | VersionRecord | None,
+    new: ModelRecord | VersionRecord,
+    prefix: str,
 ) -> None:
-    if old_fields.get("description", "") != new_fields.get("description", ""):
-        add(f"{prefix}_described", old=old_fields.get("description", ""), new=new_fields["description"])
-    old_tags: Mapping[str, str] = old_fields.get("tags", {})
-    new_tags: Mapping[str, str] = new_fields.get("tags", {})
+    old_description = "" if old is None else old.description
+    if old_description != new.description:
+        add(f"{prefix}_described", old=old_description, new=new.description)
+    old_tags: Mapping[str, str] = {} if old is None else old.tags
+    new_tags: Mapping[str, str] = new.tags
     for key in sorted(set(old_tags) | set(new_tags)):
         if key not in new_tags:
             add(f"{prefix}_tag_deleted", key=key, old=old_tags[key])
@@ -236,29 +206,26 @@ def _text_changes(
 
 
 def _version_changes(
-    add: Callable[..., None], number: int, old: dict[str, Any] | None, new: dict[str, Any] | None
+    add: Callable[..., None], number: int, old: AnyVersion | None, new: AnyVersion | None
 ) -> None:
-    old_live = old is not None and old["status"] != records.STATUS_DELETED
-    new_live = new is not None and new["status"] != records.STATUS_DELETED
-    if new is not None and (old is None or (new_live and not old_live)):
-        add("version_registered", version=number, new=_digest(new["artifact"]) if new_live else None)
-    if old_live and not new_live:
-        assert old is not None
-        add("version_deleted", version=number, old=_digest(old["artifact"]))
-    elif new is not None and old is None and not new_live:
-        add("version_deleted", version=number)
-    if not (old_live and new_live):
-        return
-    assert old is not None and new is not None
-    if _digest(old["artifact"]) != _digest(new["artifact"]):
+    if new is not None and (
+        old is None or (isinstance(new, VersionRecord) and not isinstance(old, VersionRecord))
+    ):
         add(
-            "version_artifact_changed",
+            "version_registered",
             version=number,
-            old=_digest(old["artifact"]),
-            new=_digest(new["artifact"]),
+            new=new.artifact_id if isinstance(new, VersionRecord) else None,
         )
-    if old["stage"] != new["stage"]:
-        add("version_stage_changed", version=number, old=old["stage"], new=new["stage"])
+    if isinstance(old, VersionRecord) and not isinstance(new, VersionRecord):
+        add("version_deleted", version=number, old=old.artifact_id)
+    elif new is not None and old is None and not isinstance(new, VersionRecord):
+        add("version_deleted", version=number)
+    if not (isinstance(old, VersionRecord) and isinstance(new, VersionRecord)):
+        return
+    if old.artifact_id != new.artifact_id:
+        add("version_artifact_changed", version=number, old=old.artifact_id, new=new.artifact_id)
+    if old.stage != new.stage:
+        add("version_stage_changed", version=number, old=old.stage, new=new.stage)
 
     def add_for_version(action: str, **fields: Any) -> None:
         add(action, version=number, **fields)
@@ -287,8 +254,8 @@ def _model_changes(old_name: str | None, new_name: str | None, old: _Side, new: 
         add("model_created")
     elif old_name != new_name:
         add("model_renamed", old=old_name, new=new_name)
-    if new_model is not _UNKNOWN and new_model is not None:
-        _text_changes(add, {} if old_model in (None, _UNKNOWN) else old_model, new_model, "model")
+    if isinstance(new_model, ModelRecord):
+        _text_changes(add, old_model if isinstance(old_model, ModelRecord) else None, new_model, "model")
 
     def in_model(keys: Iterable[tuple[str, Any]], model: str | None) -> set[Any]:
         return {k for m, k in keys if m == model}
@@ -392,7 +359,7 @@ def diff_revisions(store: Path, rev_a: str | None = None, rev_b: str | None = No
     old_tree = old_commit or repo.empty_tree()
     new_commit = None if rev_b is None else repo.require_commit(rev_b)
     tree_changes = [
-        c for c in repo.changes(old_tree, new_commit, STORE_SUBDIRS) if classify(c.path) is not None
+        c for c in repo.changes(old_tree, new_commit, RECORD_FOLDERS) if classify(c.path) is not None
     ]
     blobs = repo.read_blobs(
         [sha for c in tree_changes for sha in (c.old, c.new) if sha not in (None, gitinfo.WORKTREE)],
@@ -414,17 +381,16 @@ def diff_revisions(store: Path, rev_a: str | None = None, rev_b: str | None = No
 
     changes = diff_snapshots(
         Snapshot(old_files, in_revision(old_rev)),
-        Snapshot(new_files, (lambda p: store / p) if rev_b is None else in_revision(rev_b)),
+        Snapshot(new_files, Layout(store).path if rev_b is None else in_revision(rev_b)),
     )
     return RegistryDiff(old_rev, old_commit, rev_b, new_commit, tuple(changes))
 
 
 def _read_worktree(store: Path, path: str) -> bytes | None:
+    where = Layout(store).path(path)
     try:
-        return files.read_bytes(store, store / path)
+        return files.read_bytes(store, where)
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise StoreError(
-            f"{files.display_path(store / path)} is a folder where a record was expected"
-        ) from None
+        raise StoreError(f"{files.display_path(where)} is a folder where a record was expected") from None

@@ -20,6 +20,7 @@ every object (``full``) happens after the lock is released, since objects never 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -34,11 +35,12 @@ from typing import TYPE_CHECKING, Any
 from mreg import history, names
 from mreg.entities import Artifact, Event
 from mreg.errors import MregError, StoreError
-from mreg.store import files, objects, records
-from mreg.store.layout import Layout, version_from_filename
+from mreg.store import files, objects
+from mreg.store.layout import version_from_filename
+from mreg.store.records import AliasRecord, AnyVersion, ConfigRecord, ModelRecord, VersionRecord, parse_event
 
 if TYPE_CHECKING:
-    from mreg.registry import Registry
+    from mreg.store.store import Store
 
 ERROR = "error"
 WARNING = "warning"
@@ -107,9 +109,9 @@ class ModelScan:
 
     name: str
     folder: Path
-    fields: dict[str, Any] | None = None
-    # version number → its fields (None when the file cannot be read)
-    versions: dict[int, dict[str, Any] | None] = field(default_factory=dict)
+    record: ModelRecord | None = None
+    # version number → its record (None when the file cannot be read)
+    versions: dict[int, AnyVersion | None] = field(default_factory=dict)
     # alias → the version it points at (None when the file cannot be read)
     aliases: dict[str, int | None] = field(default_factory=dict)
     events: list[tuple[Path, Event]] = field(default_factory=list)
@@ -118,11 +120,12 @@ class ModelScan:
 class Scan:
     """The state the checks share: the store, and what earlier checks read from it."""
 
-    def __init__(self, root: Path, *, full: bool = False) -> None:
-        self.root = root
-        self.layout = Layout(root)
+    def __init__(self, store: Store, *, full: bool = False) -> None:
+        self.store = store
+        self.root = store.root
+        self.layout = store.layout
         self.full = full
-        self.config: dict[str, Any] = {}
+        self.config: ConfigRecord | None = None
         self.symlinks: set[Path] = set()
         self.models: dict[str, ModelScan] = {}
         self.unreadable_versions = 0
@@ -131,7 +134,7 @@ class Scan:
         self.referenced_trees: set[str] = set()
 
     def rel(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix() if path != self.root else ""
+        return self.layout.rel(path)
 
     def finding(self, severity: str, kind: str, path: Path, what: str) -> Finding:
         """A finding whose message starts with the file as people see it."""
@@ -164,11 +167,11 @@ class Scan:
     def read_toml(self, path: Path) -> dict[str, Any]:
         return files.read_toml(self.root, path)
 
-    def live_versions(self) -> Iterator[tuple[ModelScan, int, dict[str, Any]]]:
+    def live_versions(self) -> Iterator[tuple[ModelScan, int, VersionRecord]]:
         for model in self.models.values():
-            for number, fields in sorted(model.versions.items()):
-                if fields is not None and fields["status"] != records.STATUS_DELETED:
-                    yield model, number, fields
+            for number, record in sorted(model.versions.items()):
+                if isinstance(record, VersionRecord):
+                    yield model, number, record
 
 
 Check = Callable[[Scan], Iterable[Finding]]
@@ -195,7 +198,7 @@ def check_config(scan: Scan) -> Iterator[Finding]:
     """config.toml parses and names a format this mreg reads."""
     path = scan.layout.config
     try:
-        scan.config = records.check_config(path, scan.read_toml(path))
+        scan.config = ConfigRecord.parse(path, scan.read_toml(path))
     except FileNotFoundError:
         yield scan.finding(ERROR, "missing-file", path, "missing: the store has no configuration")
     except MregError as err:
@@ -262,7 +265,7 @@ def check_models(scan: Scan) -> Iterator[Finding]:
         model = ModelScan(entry.name, path)
         model_file = scan.layout.model_file(entry.name)
         try:
-            model.fields = records.read_model(model_file, scan.read_toml(model_file))
+            model.record = ModelRecord.parse(model_file, scan.read_toml(model_file))
         except FileNotFoundError:
             if _holds_only_debris(scan, path):
                 yield scan.finding(
@@ -296,6 +299,7 @@ def check_models(scan: Scan) -> Iterator[Finding]:
 
 
 def _read_versions(scan: Scan, model: ModelScan) -> Iterator[Finding]:
+    numbers = []
     for entry in scan.entries(scan.layout.versions_dir(model.name)):
         path = Path(entry.path)
         if is_temp_name(entry.name) or path in scan.symlinks:
@@ -306,14 +310,14 @@ def _read_versions(scan: Scan, model: ModelScan) -> Iterator[Finding]:
                 WARNING, "unexpected-file", path, "not a version file (<number>.toml); mreg ignores it"
             )
             continue
-        try:
-            model.versions[number] = records.read_version(path, scan.read_toml(path))
-        except FileNotFoundError:
-            continue
-        except MregError as err:
+        numbers.append(number)
+    for number, record in scan.store.scan_versions(model.name, numbers):
+        if isinstance(record, MregError):
             model.versions[number] = None
             scan.unreadable_versions += 1
-            yield scan.unreadable(path, err)
+            yield scan.unreadable(scan.layout.version_file(model.name, number), record)
+        else:
+            model.versions[number] = record
 
 
 def _read_aliases(scan: Scan, model: ModelScan) -> Iterator[Finding]:
@@ -330,7 +334,7 @@ def _read_aliases(scan: Scan, model: ModelScan) -> Iterator[Finding]:
             yield scan.finding(ERROR, "bad-name", path, f"file name is not a valid alias ({err})")
             continue
         try:
-            model.aliases[entry.name] = records.read_alias(path, scan.read_toml(path))
+            model.aliases[entry.name] = AliasRecord.parse(path, scan.read_toml(path)).version
         except FileNotFoundError:
             continue
         except MregError as err:
@@ -357,7 +361,7 @@ def _event_files(scan: Scan, folder: Path) -> Iterator[tuple[Path, str] | Findin
 
 def _parse_event(scan: Scan, path: Path, event_id: str, model: str) -> Event | Finding:
     try:
-        event = history.parse_event(scan.read_toml(path), event_id, model, path)
+        event = parse_event(path, scan.read_toml(path), event_id, model)
     except MregError as err:
         return scan.unreadable(path, err)
     if history.event_id(event.time).split("-")[0] != event_id.split("-")[0]:
@@ -423,8 +427,7 @@ def check_aliases(scan: Scan) -> Iterator[Finding]:
                     f"alias {alias!r} points at version {target}, which does not exist",
                 )
                 continue
-            fields = model.versions[target]
-            if fields is not None and fields["status"] == records.STATUS_DELETED:
+            if model.versions[target] is not None and not isinstance(model.versions[target], VersionRecord):
                 yield scan.finding(
                     ERROR,
                     "dangling-alias",
@@ -462,15 +465,15 @@ def check_history(scan: Scan) -> Iterator[Finding]:
                         path,
                         f"{event.action} names version {number} of {model.name!r}, which has no version file",
                     )
-            if event.action == "version_deleted" and event.version is not None:
-                fields = model.versions.get(event.version)
-                if fields is not None and fields["status"] != records.STATUS_DELETED:
-                    yield scan.finding(
-                        ERROR,
-                        "history",
-                        path,
-                        f"records version {event.version} as deleted, but its file is a live version",
-                    )
+            if event.action == "version_deleted" and isinstance(
+                model.versions.get(event.version or 0), VersionRecord
+            ):
+                yield scan.finding(
+                    ERROR,
+                    "history",
+                    path,
+                    f"records version {event.version} as deleted, but its file is a live version",
+                )
 
 
 def _artifact_problem(artifact: Artifact) -> str | None:
@@ -491,7 +494,7 @@ def _objects_not_in_checkout(scan: Scan) -> bool:
     """Whether this is a checkout without the objects: the store keeps them out of git and not
     one is here (a CI job's clone). Then a missing object is expected, not damage; ``--full``,
     which is asked to check the bytes, still calls it an error."""
-    committed = scan.config.get("objects", {}).get("commit", False)
+    committed = scan.config is not None and scan.config.commit_objects
     return not committed and not scan.full and next(iter(_object_files(scan)), None) is None
 
 
@@ -500,7 +503,7 @@ def check_artifacts(scan: Scan) -> Iterator[Finding]:
     """Every live version's artifact is consistent and each of its objects is present, a regular
     file of the recorded size."""
     absent = _objects_not_in_checkout(scan)
-    if absent and any(fields["artifact"].kind != "uri" for _, _, fields in scan.live_versions()):
+    if absent and any(record.artifact.kind != "uri" for _, _, record in scan.live_versions()):
         yield scan.finding(
             WARNING,
             "objects-absent",
@@ -508,8 +511,8 @@ def check_artifacts(scan: Scan) -> Iterator[Finding]:
             "no object of any version is here (objects are not committed to git): artifacts not "
             "checked; `mreg fsck --full` counts them as missing",
         )
-    for model, number, fields in scan.live_versions():
-        artifact: Artifact = fields["artifact"]
+    for model, number, record in scan.live_versions():
+        artifact = record.artifact
         path = scan.layout.version_file(model.name, number)
         if artifact.kind == "uri":
             continue
@@ -589,7 +592,7 @@ def check_temporaries(scan: Scan) -> Iterator[Finding]:
         path = Path(entry.path)
         if path not in scan.symlinks:
             yield scan.finding(LEFTOVER, "trash", path, "remains of a deleted model, not yet removed")
-    trees = scan.layout.tree_cache("x").parent
+    trees = scan.layout.tree_caches
     for entry in scan.entries(trees):
         path = Path(entry.path)
         if path in scan.symlinks:
@@ -666,37 +669,31 @@ def run_checks(scan: Scan, checks: Iterable[Check]) -> list[Finding]:
 
 
 @contextmanager
-def locked_unless_read_only(registry: Registry) -> Iterator[None]:
+def locked_unless_read_only(store: Store) -> Iterator[None]:
     """The store lock, so that the checks see one state. A store where no writer can run either
     (read-only, or a lock file mreg refuses: a symlink, no OS locks) is checked without it."""
-    lock = registry._locked()
-    try:
-        lock.__enter__()
-    except StoreError:
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(store.locked())
+        except StoreError:
+            pass
+        except OSError as err:
+            if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
         yield
-        return
-    except OSError as err:
-        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
-            raise
-        yield
-        return
-    try:
-        yield
-    finally:
-        lock.__exit__(None, None, None)
 
 
-def scan_store(registry: Registry, *, full: bool = False) -> tuple[Scan, list[Finding]]:
+def scan_store(store: Store, *, full: bool = False) -> tuple[Scan, list[Finding]]:
     """Run the structural checks (the caller holds the lock) and return the scan with them."""
-    scan = Scan(registry.root, full=full)
+    scan = Scan(store, full=full)
     return scan, run_checks(scan, CHECKS)
 
 
-def check_store(registry: Registry, *, full: bool = False) -> list[Finding]:
+def check_store(store: Store, *, full: bool = False) -> list[Finding]:
     """Every finding for the store: structural checks under the lock, then (``full``) the
     re-hashing of every object without it."""
-    with locked_unless_read_only(registry):
-        scan, findings = scan_store(registry, full=full)
+    with locked_unless_read_only(store):
+        scan, findings = scan_store(store, full=full)
     if full:
         findings += run_checks(scan, CONTENT_CHECKS)
     return findings

@@ -19,10 +19,10 @@ from mreg import fsck
 from mreg.errors import IntegrityError
 from mreg.fsck import Finding
 from mreg.store import files
-from mreg.store.lock import ObjectsPin
+from mreg.store.layout import Layout
 
 if TYPE_CHECKING:
-    from mreg.registry import Registry
+    from mreg.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -58,26 +58,26 @@ def _size(path: Path) -> int:
     return total
 
 
-def _remove(root: Path, path: Path) -> None:
+def _remove(layout: Layout, path: Path) -> None:
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return
     if stat.S_ISDIR(mode):
-        files.remove_tree(root, path)
+        files.remove_tree(layout.root, path)
     else:
-        files.remove_file(root, path)
-    if path.parent.parent == root / "objects" / "sha256":
+        files.remove_file(layout.root, path)
+    if path.parent.parent == layout.objects:
         with contextlib.suppress(OSError):
             os.rmdir(path.parent)  # the fan-out folder, once empty
 
 
-def collect_garbage(registry: Registry, *, delete: bool = False) -> GcReport:
+def collect_garbage(store: Store, *, delete: bool = False) -> GcReport:
     """Find the leftovers and, with ``delete``, remove them. Raises IntegrityError (exit 5) when
     the store has errors, so that nothing is removed on a misreading of it."""
-    root = registry.root
-    with registry._locked():
-        _, findings = fsck.scan_store(registry)
+    layout = store.layout
+    with store.locked():
+        _, findings = fsck.scan_store(store)
         problems = fsck.errors(findings)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -85,13 +85,13 @@ def collect_garbage(registry: Registry, *, delete: bool = False) -> GcReport:
                 f"gc removes nothing while the store has errors: {problems[0].message}{more}; see `mreg fsck`"
             )
         leftovers = [f for f in findings if f.severity == fsck.LEFTOVER]
-        with ObjectsPin(root, registry.layout.pin).exclusive_if_free() as no_writer:
+        with store.pin.exclusive_if_free() as no_writer:
             removed: list[Finding] = []
             kept: list[Finding] = []
             for finding in leftovers:
                 (removed if no_writer or finding.kind not in fsck.IN_FLIGHT_KINDS else kept).append(finding)
-            size = sum(_size(root / f.path) for f in removed)
+            size = sum(_size(layout.path(f.path)) for f in removed)
             if delete:
                 for finding in removed:
-                    _remove(root, root / finding.path)
+                    _remove(layout, layout.path(finding.path))
     return GcReport(deleted=delete, removed=tuple(removed), kept=tuple(kept), bytes=size)

@@ -35,16 +35,30 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mreg import gitinfo, history
-from mreg.diff import classify
+from mreg import gitinfo
+from mreg.entities import Event
 from mreg.errors import InvalidInput, StoreError
-from mreg.store import files, records
-from mreg.store.layout import version_from_filename
+from mreg.store import files, layout
+from mreg.store.layout import parse_rel, version_from_filename
+from mreg.store.records import (
+    STATUS_DELETED,
+    AliasRecord,
+    ModelRecord,
+    Record,
+    Tombstone,
+    TomlTable,
+    VersionRecord,
+    parse_event,
+    parse_version,
+)
+
+if TYPE_CHECKING:
+    from mreg.store.store import Store
 
 KEEP_CHOICES = ("ours", "theirs")
 _LIMIT = files.MAX_METADATA_BYTES
@@ -125,7 +139,7 @@ class MergePlan:
     keep: str
     findings: tuple[Finding, ...]
     renumbered: tuple[Renumbering, ...] = ()
-    writes: Mapping[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    writes: Mapping[str, Record | Event] = dataclasses.field(default_factory=dict)
     removes: tuple[str, ...] = ()
     events: tuple[PlannedEvent, ...] = ()
     decisions: tuple[str, ...] = ()
@@ -226,18 +240,15 @@ def unmerged_entries(repo: gitinfo.GitRepo) -> dict[str, dict[int, str]]:
 # ------------------------------------------------------------------------------- explaining
 
 
-def _parse(where: str, data: bytes | None) -> dict[str, Any] | None:
+def _parse(where: str, data: bytes | None) -> TomlTable | None:
     return None if data is None else files.parse_toml(Path(where), data)
 
 
-def _digest_of(record: dict[str, Any] | None, where: str) -> str | None:
+def _digest_of(record: TomlTable | None, where: str) -> str | None:
     if record is None:
         return None
-    fields = records.read_version(Path(where), record)
-    if fields["status"] == records.STATUS_DELETED:
-        return None
-    artifact = fields["artifact"]
-    return f"sha256:{artifact.digest}" if artifact.digest else artifact.uri
+    version = parse_version(Path(where), record)
+    return version.artifact_id if isinstance(version, VersionRecord) else None
 
 
 def _short_digest(digest: str | None) -> str:
@@ -255,7 +266,7 @@ def _explain(
     findings = []
     for path in sorted(entries):
         stages = entries[path]
-        what = classify(path)
+        what = parse_rel(path)
         kind, model, key = what if what is not None else ("other", None, None)
         both = 2 in stages and 3 in stages
 
@@ -295,7 +306,7 @@ def _explain(
             targets = []
             for stage, label in ((2, ours), (3, theirs)):
                 record = side_record(stage)
-                value = "removed" if record is None else records.read_alias(Path(f":{stage}:{path}"), record)
+                value = "removed" if record is None else AliasRecord.parse(f":{stage}:{path}", record).version
                 targets.append(f"{label} → {value}")
             findings.append(
                 Finding(
@@ -346,7 +357,7 @@ def _explain(
     return findings
 
 
-def _identities(*versions: dict[str, Any] | None) -> int:
+def _identities(*versions: TomlTable | None) -> int:
     """How many different registrations these version records are: what identifies one
     (created when, by whom, from what) never changes after registration."""
     return len(
@@ -371,12 +382,12 @@ def find_merge_conflicts(store: Path) -> list[Finding]:
 
 
 def merge_records(
-    base: dict[str, Any] | None, ours: dict[str, Any], theirs: dict[str, Any], keep: str
-) -> tuple[dict[str, Any], list[str]]:
+    base: TomlTable | None, ours: TomlTable, theirs: TomlTable, keep: str
+) -> tuple[TomlTable, list[str]]:
     """Three-way merge of two TOML records, field by field. Returns the merged record and the
     fields both sides changed differently (decided for ``keep``)."""
     conflicts: list[str] = []
-    deleted = [r for r in (ours, theirs) if r.get("status") == records.STATUS_DELETED]
+    deleted = [r for r in (ours, theirs) if r.get("status") == STATUS_DELETED]
     if len(deleted) == 1:  # a deletion wins over a change: a tombstone keeps only its own fields
         other = theirs if deleted[0] is ours else ours
         merged = dict(deleted[0])
@@ -419,7 +430,7 @@ def merge_records(
 
 def _alias_value(where: str, data: bytes | None) -> int | None:
     record = _parse(where, data)
-    return None if record is None else records.read_alias(Path(where), record)
+    return None if record is None else AliasRecord.parse(where, record).version
 
 
 def _renumber_text(text: Any, mapping: Mapping[int, int]) -> Any:
@@ -428,25 +439,28 @@ def _renumber_text(text: Any, mapping: Mapping[int, int]) -> Any:
     return _VERSION_IN_TEXT.sub(lambda m: f"version {mapping.get(int(m.group(1)), int(m.group(1)))}", text)
 
 
-def _renumber_event(record: dict[str, Any], mapping: Mapping[int, int]) -> dict[str, Any]:
+def _renumber_event(event: Event, mapping: Mapping[int, int]) -> Event:
     """An event of the renumbered side with its version numbers moved."""
-    out = dict(record)
-    if isinstance(out.get("version"), int):
-        out["version"] = mapping.get(out["version"], out["version"])
-    if str(out.get("action", "")).startswith("alias_"):
-        for key in ("old", "new"):
-            if isinstance(out.get(key), int) and not isinstance(out.get(key), bool):
-                out[key] = mapping.get(out[key], out[key])
-    out["reason"] = _renumber_text(out.get("reason"), mapping)
-    return out
+
+    def moved(value: str | int | None) -> str | int | None:
+        return mapping.get(value, value) if isinstance(value, int) else value
+
+    aliasing = event.action.startswith("alias_")
+    return dataclasses.replace(
+        event,
+        version=None if event.version is None else mapping.get(event.version, event.version),
+        old=moved(event.old) if aliasing else event.old,
+        new=moved(event.new) if aliasing else event.new,
+        reason=_renumber_text(event.reason, mapping),
+    )
 
 
 class _Planner:
-    def __init__(self, repo: gitinfo.GitRepo, store: Path, context: MergeContext, keep: str) -> None:
+    def __init__(self, repo: gitinfo.GitRepo, store: Store, context: MergeContext, keep: str) -> None:
         self.repo, self.store, self.context, self.keep = repo, store, context, keep
         self.other = "theirs" if keep == "ours" else "ours"
         self.kept, self.moved = context.side(keep), context.side(self.other)
-        self.writes: dict[str, dict[str, Any]] = {}
+        self.writes: dict[str, Record | Event] = {}
         self.removes: set[str] = set()
         self.events: list[PlannedEvent] = []
         self.decisions: list[str] = []
@@ -456,12 +470,14 @@ class _Planner:
     def numbers(self, commit: str | None, model: str) -> set[int]:
         if commit is None:
             return set()
-        found = (version_from_filename(n) for n in self.repo.list_names(commit, f"models/{model}/versions"))
+        found = (
+            version_from_filename(n) for n in self.repo.list_names(commit, layout.rel_versions_dir(model))
+        )
         return {n for n in found if n is not None}
 
     def added_events(self, commit: str, model: str) -> dict[str, bytes | None]:
         """History files of ``model`` added on ``commit`` since the merge base."""
-        folder = f"models/{model}/history"
+        folder = layout.rel_history_dir(model)
         names = set(self.repo.list_names(commit, folder))
         if self.context.base is not None:
             names -= set(self.repo.list_names(self.context.base, folder))
@@ -475,7 +491,7 @@ class _Planner:
         moved = self.numbers(self.moved.commit, model)
         moved_new = sorted(moved - base)
         first = min(collisions)
-        paths = {n: f"models/{model}/versions/{n}.toml" for n in moved_new if n >= first}
+        paths = {n: layout.rel_version_file(model, n) for n in moved_new if n >= first}
         moved_files = self.repo.read_at(self.moved.commit, paths.values(), _LIMIT)
         kept_files = self.repo.read_at(self.kept.commit, paths.values(), _LIMIT)
         # A version both sides hold byte for byte (a cherry-picked registration) is one version.
@@ -487,11 +503,11 @@ class _Planner:
             record = _parse(where, moved_files[paths[old]])
             if record is None:
                 raise StoreError(f"{where} is missing")
-            records.read_version(Path(where), record)
-            self.writes[f"models/{model}/versions/{new}.toml"] = record
-            kept_record = _parse(f"{self.kept.label}:{paths[old]}", kept_files[paths[old]])
+            self.writes[layout.rel_version_file(model, new)] = parse_version(where, record)
+            kept_where = f"{self.kept.label}:{paths[old]}"
+            kept_record = _parse(kept_where, kept_files[paths[old]])
             if kept_record is not None:
-                self.writes[paths[old]] = kept_record
+                self.writes[paths[old]] = parse_version(kept_where, kept_record)
             elif old not in mapping.values():
                 self.removes.add(paths[old])
             digest = _digest_of(record, where)
@@ -513,16 +529,19 @@ class _Planner:
                 f"{model}: version {old} from {self.moved.label} ({_short_digest(digest)}) → version {new}"
             )
         for path, data in self.added_events(self.moved.commit, model).items():
-            record = _parse(f"{self.moved.label}:{path}", data)
-            if record is not None:
-                rewritten = _renumber_event(record, mapping)
-                if rewritten != record:
+            where = f"{self.moved.label}:{path}"
+            record = _parse(where, data)
+            event_id = layout.event_id_from_filename(path.rsplit("/", 1)[-1])
+            if record is not None and event_id is not None:
+                event = parse_event(where, record, event_id, model)
+                rewritten = _renumber_event(event, mapping)
+                if rewritten != event:
                     self.writes[path] = rewritten
         return mapping
 
     def merge_aliases(self, model: str, mapping: Mapping[int, int], only: Iterable[str] | None) -> None:
         """Three-way merge of a model's aliases (every alias when versions moved, else ``only``)."""
-        folder = f"models/{model}/aliases"
+        folder = layout.rel_aliases_dir(model)
         commits = [c for c in (self.context.base, self.kept.commit, self.moved.commit) if c is not None]
         names = (
             sorted({n for c in commits for n in self.repo.list_names(c, folder) if not n.startswith(".")})
@@ -568,7 +587,7 @@ class _Planner:
             if final is None:
                 self.removes.add(path)
             else:
-                self.writes[path] = records.alias_record(final)
+                self.writes[path] = AliasRecord(final)
                 self.removes.discard(path)
             if alias not in implied:
                 continue  # no event mentions it: nothing in the history to contradict
@@ -590,16 +609,10 @@ class _Planner:
     def implied_aliases(self, model: str, mapping: Mapping[int, int]) -> dict[str, int | None]:
         """Where each alias points after the merged history's last event for it: the history of
         the working tree, with the moved side's events renumbered."""
-        folder = self.store / "models" / model / "history"
         events = []
-        for filename in files.list_dir(self.store, folder):
-            if filename.startswith(".") or not filename.endswith(".toml"):
-                continue
-            rel = f"models/{model}/history/{filename}"
-            record = self.writes.get(rel)
-            if record is None:
-                record = files.read_toml(self.store, folder / filename)
-            events.append(history.parse_event(record, filename[: -len(".toml")], model, folder / filename))
+        for event_id in self.store.event_ids(model):
+            written = self.writes.get(layout.rel_event_file(model, event_id))
+            events.append(written if isinstance(written, Event) else self.store.events(model, [event_id])[0])
         implied: dict[str, int | None] = {}
         for event in sorted(events, key=lambda e: e.id):
             if event.alias is not None and event.action.startswith("alias_"):
@@ -608,8 +621,8 @@ class _Planner:
 
     def merge_record(self, path: str, stages: dict[int, str], kind: str, model: str) -> None:
         blobs = self.repo.read_blobs(stages.values(), _LIMIT)
-        check = records.read_model if kind == "model" else records.read_version
-        sides: dict[int, dict[str, Any]] = {}
+        check: Callable[[Path, TomlTable], Record] = ModelRecord.parse if kind == "model" else parse_version
+        sides: dict[int, TomlTable] = {}
         for stage, sha in stages.items():
             where = f":{stage}:{path}"
             record = _parse(where, blobs[sha])
@@ -617,12 +630,12 @@ class _Planner:
             check(Path(where), record)  # a malformed side is named, not merged
             sides[stage] = record
         merged, conflicts = merge_records(sides.get(1), sides[2], sides[3], self.keep)
-        check(Path(f"merged:{path}"), merged)
+        result = check(Path(f"merged:{path}"), merged)
         ours, theirs = sides[2], sides[3]
-        self.writes[path] = merged
+        self.writes[path] = result
         what = f"model {model}" if kind == "model" else f"{model} version {path.rsplit('/', 1)[-1][:-5]}"
-        if merged.get("status") == records.STATUS_DELETED and not all(
-            r.get("status") == records.STATUS_DELETED for r in (ours, theirs)
+        if isinstance(result, Tombstone) and not all(
+            r.get("status") == STATUS_DELETED for r in (ours, theirs)
         ):
             self.decisions.append(f"{what}: deleted on one side; the other side's changes to it are dropped")
         elif conflicts:
@@ -633,13 +646,13 @@ class _Planner:
             self.decisions.append(f"{what}: merged the changes of both sides")
 
 
-def plan_resolution(store: Path, keep: str = "ours") -> MergePlan:
+def plan_resolution(store: Store, keep: str = "ours") -> MergePlan:
     """Work out how to resolve the registry conflicts of the merge in progress (nothing is
     written here). ``keep``: the side whose version numbers stay, and whose value wins where
     both sides changed one alias or field."""
     if keep not in KEEP_CHOICES:
         raise InvalidInput(f"keep must be 'ours' or 'theirs', not {keep!r}")
-    repo = gitinfo.GitRepo.of_store(store)
+    repo = gitinfo.GitRepo.of_store(store.root)
     entries = unmerged_entries(repo)
     context = merge_context(repo)
     findings = _explain(repo, context, entries) if entries else []
@@ -657,7 +670,7 @@ def plan_resolution(store: Path, keep: str = "ours") -> MergePlan:
         elif finding.kind == "alias_conflict":
             slot["aliases"].add(finding.alias)
     for path, stages in sorted(entries.items()):
-        what = classify(path)
+        what = parse_rel(path)
         if (
             what is not None
             and what[0] in ("model", "version")
@@ -691,7 +704,7 @@ def stage_resolution(store: Path, plan: MergePlan) -> None:
     repo = gitinfo.GitRepo.of_store(store)
     paths = [repo.repo_path(p) for p in plan.stage]
     # Events appended by the resolution are new files: stage the history folders they went to.
-    paths += sorted({repo.repo_path(f"models/{e.model}/history") for e in plan.events})
+    paths += sorted({repo.repo_path(layout.rel_history_dir(e.model)) for e in plan.events})
     repo.git(
         "add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul",
         stdin="\0".join(paths).encode("utf-8", "surrogateescape"),

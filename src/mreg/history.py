@@ -4,22 +4,30 @@ An event file is ``<UTC time to the microsecond>-<random>.toml``. Two branches t
 events add different files, so git merges them without conflict; the random part keeps names
 unique across machines, and the time part (made strictly increasing within a process, and
 serialized across processes by the store lock) keeps the order exact within one second.
+
+This module makes events (``record``: who, when, the git HEAD) and holds the one filter of
+history reads (``window``: since, limit); the store reads and writes the files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import os
 import time
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from mreg import gitinfo, names
 from mreg.entities import AliasSpan, Event
-from mreg.errors import StoreError
-from mreg.store import files
+from mreg.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from mreg.store.store import Store
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _last_ns = 0
+_T = TypeVar("_T")
 
 
 def now() -> dt.datetime:
@@ -36,66 +44,65 @@ def event_id(when: dt.datetime) -> str:
     return f"{when:%Y%m%dT%H%M%S.%fZ}-{os.urandom(3).hex()}"
 
 
-def event_record(event: Event, *, with_model: bool) -> dict[str, Any]:
-    """The TOML form of an event (``model`` only for store-level events: inside a model's
-    folder the model is the folder)."""
-    return {
-        "time": event.time,
-        "user": event.user,
-        "action": event.action,
-        "model": event.model if with_model else None,
-        "version": event.version,
-        "alias": event.alias,
-        "key": event.key,
-        "old": event.old,
-        "new": event.new,
-        "reason": event.reason,
-        "message": event.message,
-        "git_commit": event.git_commit,
-    }
+def current_user() -> str:
+    """Who makes a change: ``MREG_USER``, else the login name."""
+    user = os.environ.get("MREG_USER")
+    if user:
+        return names.validate_text(user, "MREG_USER", 256)
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+    try:
+        return names.validate_text(user, "the user name from USER/LOGNAME", 256)
+    except InvalidInput as err:
+        raise InvalidInput(f"{err}; set MREG_USER to the name to record") from None
 
 
-def _typed(record: dict[str, Any], key: str, kinds: tuple[type, ...], path: Path) -> Any:
-    value = record.get(key)
-    if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
-        raise StoreError(f"{files.display_path(path)}: '{key}' has the wrong type")
-    return value
-
-
-def parse_event(record: dict[str, Any], event_id_: str, model: str, path: Path) -> Event:
-    when = record.get("time")
-    if not isinstance(when, dt.datetime) or when.tzinfo is None:
-        raise StoreError(f"{files.display_path(path)}: 'time' must be a UTC date-time")
-    user = _typed(record, "user", (str,), path)
-    action = _typed(record, "action", (str,), path)
-    if not user or not action:
-        raise StoreError(f"{files.display_path(path)}: 'user' and 'action' are required")
-    return Event(
-        id=event_id_,
-        time=when.astimezone(dt.UTC),
-        user=user,
+def record(
+    store: Store,
+    model: str,
+    action: str,
+    *,
+    message: str | None = None,
+    store_level: bool = False,
+    **fields: Any,
+) -> Event:
+    """Append one event to the history of ``model`` (``store_level``: to the store's, for a
+    model deleted) and return it."""
+    when = now()
+    event = Event(
+        id=event_id(when),
+        time=when,
+        user=current_user(),
         action=action,
-        model=_typed(record, "model", (str,), path) or model,
-        version=_typed(record, "version", (int,), path),
-        alias=_typed(record, "alias", (str,), path),
-        key=_typed(record, "key", (str,), path),
-        old=_typed(record, "old", (str, int), path),
-        new=_typed(record, "new", (str, int), path),
-        reason=_typed(record, "reason", (str,), path),
-        message=_typed(record, "message", (str,), path),
-        git_commit=_typed(record, "git_commit", (str,), path),
+        model=model,
+        message=message,
+        git_commit=gitinfo.head_commit(store.root.parent),
+        **fields,
     )
+    store.append_event(event, store_level=store_level)
+    return event
 
 
-def read_events(root: Path, folder: Path, model: str) -> list[Event]:
-    """Every event in ``folder``, oldest first."""
-    events = []
-    for filename in files.list_dir(root, folder):
-        if not filename.endswith(".toml") or filename.startswith("."):
-            continue
-        path = folder / filename
-        events.append(parse_event(files.read_toml(root, path), filename[: -len(".toml")], model, path))
-    return events
+def window(
+    items: Sequence[_T],
+    *,
+    since: dt.datetime | None,
+    limit: int | None,
+    ends: Callable[[_T], dt.datetime | None],
+) -> list[_T]:
+    """The items (oldest first) that had not ended before ``since`` (``ends`` gives when an
+    item ended, None: not yet), and of those the newest ``limit``."""
+    result = list(items)
+    if since is not None:
+        since_utc = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
+        result = [item for item in result if (end := ends(item)) is None or end >= since_utc]
+    if limit is not None:
+        if limit < 0:
+            raise InvalidInput("limit must be 0 or more")
+        result = result[len(result) - limit :] if limit else []
+    return result
 
 
 def alias_spans(events: list[Event], alias: str | None = None) -> list[AliasSpan]:

@@ -19,7 +19,6 @@ import typer
 
 from mreg.names import STAGES
 from mreg.registry import Registry
-from mreg.store import files
 from mreg.uris import SCHEME, parse_version_ref
 
 Candidates = list[str | tuple[str, str]]
@@ -62,11 +61,7 @@ def _given(ctx: typer.Context, key: str) -> str | None:
 
 def _names(registry: Registry, prefix: str) -> list[str]:
     """Model names starting with ``prefix``: one listing of models/, a stat per matching name."""
-    return [
-        name
-        for name in files.list_dir(registry.root, registry.layout.models)
-        if name.startswith(prefix) and not name.startswith(".") and registry.layout.model_file(name).is_file()
-    ]
+    return [name for name in registry.store.model_names() if name.startswith(prefix)]
 
 
 def _version_specs(registry: Registry, name: str, *, with_at: bool) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ import typer
 from mreg.cli.common import Json, options
 from mreg.cli.output import emit_json, emit_line, message, stdout_is_terminal
 from mreg.diff import Change, RegistryDiff, diff_revisions
-from mreg.registry import locate_store
+from mreg.store.store import locate
 
 # How each change reads, and whether it adds, removes or modifies (for colour on a terminal).
 _ADDS = {"model_created", "version_registered", "alias_set", "model_tag_set", "version_tag_set"}
@@ -106,7 +106,7 @@ def diff(
 
       mreg diff --exit-code main HEAD || echo "this branch changes the registry"
     """
-    result = diff_revisions(locate_store(options(ctx).store), rev_a, rev_b)
+    result = diff_revisions(locate(options(ctx).store), rev_a, rev_b)
     if as_json:
         emit_json(result.to_dict())
     else:

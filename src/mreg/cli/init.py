@@ -9,7 +9,7 @@ import typer
 
 from mreg.cli.common import Json, Quiet, options
 from mreg.cli.output import report
-from mreg.registry import init_store
+from mreg.store.store import init as init_store
 
 
 def init(

@@ -11,7 +11,7 @@ from mreg.cli.common import Json, open_registry, options
 from mreg.cli.output import emit_json, emit_line, message
 from mreg.errors import AlreadyExists
 from mreg.gitmerge import MergePlan, plan_resolution
-from mreg.registry import locate_store
+from mreg.store.store import Store
 
 _MAINLINE = ("main", "master", "origin/main", "origin/master", "trunk", "develop")
 
@@ -59,12 +59,11 @@ def merge(
 
       mreg merge --renumber --keep theirs   (you merged main into your branch: main keeps its numbers)
     """
-    store = locate_store(options(ctx).store)
     if renumber:
         plan = open_registry(ctx).resolve_merge_conflicts(keep=keep.value, dry_run=dry_run)
         _report(plan, resolved=not dry_run, as_json=as_json)
         return
-    plan = plan_resolution(store, keep=keep.value)
+    plan = plan_resolution(Store(options(ctx).store), keep=keep.value)
     _report(plan, resolved=False, as_json=as_json)
     if plan.findings:
         raise typer.Exit(AlreadyExists.exit_code)

@@ -20,7 +20,7 @@ import shutil
 import signal
 import stat
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -258,11 +258,12 @@ def read_toml(root: Path, path: Path) -> dict[str, Any]:
 
 
 def read_toml_many(
-    root: Path, folder: Path, filenames: Iterable[str]
-) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    root: Path, folder: Path, filenames: Iterable[str], *, errors: bool = False
+) -> Iterator[tuple[str, dict[str, Any] | StoreError | None]]:
     """Read many TOML files of one folder, as ``read_toml`` would (None for a file that does
     not exist). The folder is checked for symlinks once and each file is opened relative to it
-    without following a symlink: a search over 10,000 versions pays one open and one read each."""
+    without following a symlink: a search over 10,000 versions pays one open and one read each.
+    With ``errors``, a file that cannot be read yields its ``StoreError`` instead of raising it."""
     # Imported here: compiling its patterns costs a millisecond that single reads need not pay.
     # It accepts only lines that start with a key, a header or nothing, so a file it reads holds
     # no conflict marker; anything else goes through parse_toml's checks and tomllib.
@@ -282,28 +283,38 @@ def read_toml_many(
     try:
         for filename in filenames:
             try:
-                fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-            except OSError as err:
-                if err.errno == errno.ELOOP:
-                    raise StoreError(
-                        f"refusing to follow symlink {display_path(folder / filename)} inside the store"
-                    ) from None
-                if err.errno in (errno.ENOENT, errno.ENOTDIR):
-                    yield filename, None
-                    continue
-                raise
-            try:
-                data = _read_whole_file(fd, folder, filename)
-            finally:
-                os.close(fd)
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                text = ""
-            simple = parse_simple_toml(text) if text else None
-            yield filename, simple if simple is not None else parse_toml(folder / filename, data)
+                yield filename, _read_one(dir_fd, folder, filename, parse_simple_toml)
+            except StoreError as err:
+                if not errors:
+                    raise
+                yield filename, err
     finally:
         os.close(dir_fd)
+
+
+def _read_one(
+    dir_fd: int, folder: Path, filename: str, parse_simple: Callable[[str], dict[str, Any] | None]
+) -> dict[str, Any] | None:
+    try:
+        fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise StoreError(
+                f"refusing to follow symlink {display_path(folder / filename)} inside the store"
+            ) from None
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise
+    try:
+        data = _read_whole_file(fd, folder, filename)
+    finally:
+        os.close(fd)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    simple = parse_simple(text) if text else None
+    return simple if simple is not None else parse_toml(folder / filename, data)
 
 
 def _read_whole_file(fd: int, folder: Path, filename: str) -> bytes:

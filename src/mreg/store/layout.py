@@ -22,9 +22,18 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import NamedTuple
 
 STORE_DIRNAME = ".mreg"
 FORMAT = 1
+CONFIG = "config.toml"
+GITIGNORE = ".gitignore"
+GITATTRIBUTES = ".gitattributes"
+LOCK = "lock"
+# Top-level folders and files that hold no registry state: never committed, left out of diffs.
+LOCAL_ENTRIES = ("lock", "tmp", "trash", "cache")
+# The folders whose files are records (what `mreg diff` and `mreg merge` compare).
+RECORD_FOLDERS = ("models", "history")
 
 
 class Layout:
@@ -34,11 +43,19 @@ class Layout:
 
     @functools.cached_property
     def config(self) -> Path:
-        return self.root / "config.toml"
+        return self.root / CONFIG
+
+    @functools.cached_property
+    def gitignore(self) -> Path:
+        return self.root / GITIGNORE
+
+    @functools.cached_property
+    def gitattributes(self) -> Path:
+        return self.root / GITATTRIBUTES
 
     @functools.cached_property
     def lock(self) -> Path:
-        return self.root / "lock"
+        return self.root / LOCK
 
     @functools.cached_property
     def tmp(self) -> Path:
@@ -64,11 +81,23 @@ class Layout:
     def store_history(self) -> Path:
         return self.root / "history"
 
+    @functools.cached_property
+    def tree_caches(self) -> Path:
+        return self.root / "cache" / "trees"
+
     def blob(self, hexdigest: str) -> Path:
         return self.objects / hexdigest[:2] / hexdigest[2:]
 
     def tree_cache(self, hexdigest: str) -> Path:
-        return self.root / "cache" / "trees" / hexdigest
+        return self.tree_caches / hexdigest
+
+    def path(self, rel: str) -> Path:
+        """The path of ``rel``, a POSIX path inside the store as ``rel_*`` build them."""
+        return self.root.joinpath(*rel.split("/"))
+
+    def rel(self, path: Path) -> str:
+        """``path`` inside the store as a POSIX relative path ("" for the root)."""
+        return path.relative_to(self.root).as_posix() if path != self.root else ""
 
     def model_dir(self, name: str) -> Path:
         # Cached: a listing of 10,000 models asks for each model's folders several times.
@@ -94,6 +123,84 @@ class Layout:
 
     def history_dir(self, name: str) -> Path:
         return self.model_dir(name) / "history"
+
+    def event_file(self, name: str | None, event_id: str) -> Path:
+        """A model's event (``name`` None: a store-level event)."""
+        folder = self.store_history if name is None else self.history_dir(name)
+        return folder / f"{event_id}.toml"
+
+
+# POSIX paths relative to the store, as git names them (diff, merge and the git side of gc).
+
+
+def rel_model_file(name: str) -> str:
+    return f"models/{name}/model.toml"
+
+
+def rel_versions_dir(name: str) -> str:
+    return f"models/{name}/versions"
+
+
+def rel_version_file(name: str, version: int) -> str:
+    return f"models/{name}/versions/{version}.toml"
+
+
+def rel_aliases_dir(name: str) -> str:
+    return f"models/{name}/aliases"
+
+
+def rel_alias_file(name: str, alias: str) -> str:
+    return f"models/{name}/aliases/{alias}"
+
+
+def rel_history_dir(name: str | None) -> str:
+    return "history" if name is None else f"models/{name}/history"
+
+
+def rel_event_file(name: str | None, event_id: str) -> str:
+    return f"{rel_history_dir(name)}/{event_id}.toml"
+
+
+class StorePath(NamedTuple):
+    """What a record path holds: ``kind`` is model, version, alias, event or store_event;
+    ``key`` the version number, alias or event id (None for a model file)."""
+
+    kind: str
+    model: str
+    key: str | int | None
+
+
+def parse_rel(path: str) -> StorePath | None:
+    """What the POSIX path ``path`` inside the store holds; None for anything that is not a
+    record (config, objects, temp files)."""
+    parts = path.split("/")
+    if len(parts) == 2 and parts[0] == "history":
+        event_id = event_id_from_filename(parts[1])
+        return None if event_id is None else StorePath("store_event", "", event_id)
+    if len(parts) < 3 or parts[0] != "models" or parts[1].startswith("."):
+        return None
+    model = parts[1]
+    if len(parts) == 3:
+        return StorePath("model", model, None) if parts[2] == "model.toml" else None
+    if len(parts) != 4 or parts[3].startswith("."):
+        return None
+    folder, filename = parts[2], parts[3]
+    if folder == "versions":
+        number = version_from_filename(filename)
+        return None if number is None else StorePath("version", model, number)
+    if folder == "aliases":
+        return StorePath("alias", model, filename)
+    if folder == "history":
+        event_id = event_id_from_filename(filename)
+        return None if event_id is None else StorePath("event", model, event_id)
+    return None
+
+
+def event_id_from_filename(filename: str) -> str | None:
+    """``'<id>.toml'`` → the event id; None for temp files and stray names."""
+    if filename.startswith(".") or not filename.endswith(".toml"):
+        return None
+    return filename[: -len(".toml")]
 
 
 def version_from_filename(filename: str) -> int | None:

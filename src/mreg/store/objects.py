@@ -14,8 +14,10 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from mreg.errors import IntegrityError, InvalidInput, NotFound, StoreError
+from mreg.entities import Artifact, ArtifactFile
+from mreg.errors import AlreadyExists, IntegrityError, InvalidInput, NotFound, StoreError
 from mreg.store import files
 from mreg.store.layout import Layout
 
@@ -223,3 +225,122 @@ def materialize_tree(layout: Layout, hexdigest: str, entries: list[FileEntry]) -
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+class ObjectBackend(Protocol):
+    """What a place holding blobs offers: the local object store, and later a remote."""
+
+    def has(self, sha256: str) -> bool:
+        """Whether the blob is there (not checked for corruption)."""
+        ...
+
+    def fetch(self, entry: FileEntry, dest: Path, progress: Progress | None = None) -> None:
+        """Write the blob of ``entry`` to ``dest`` (a new file), checking its sha256 and size
+        on the way: IntegrityError on a mismatch."""
+        ...
+
+
+def entries_of(artifact: Artifact) -> list[FileEntry]:
+    return [FileEntry(f.path, f.sha256, f.size) for f in artifact.files]
+
+
+class ObjectStore:
+    """The store's own blobs (``objects/sha256/``) and everything done with an artifact's bytes:
+    storing a file or folder (hash while copying), handing out a local path, verified copies out,
+    integrity checks."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+
+    def has(self, sha256: str) -> bool:
+        return os.path.isfile(self.layout.blob(sha256))
+
+    def fetch(self, entry: FileEntry, dest: Path, progress: Progress | None = None) -> None:
+        copy_blob_verified(self.layout, entry, dest, progress)
+
+    def blob_path(self, sha256: str) -> Path:
+        return blob_path(self.layout, sha256)
+
+    def hash_blob(self, sha256: str) -> str:
+        return hash_blob(self.layout, sha256)
+
+    def store(self, path: Path, progress: Progress | None = None) -> Artifact:
+        """Copy a local file or folder into the object store; the artifact that records it."""
+        if path.is_dir():
+            entries = put_tree(self.layout, path, progress)
+            return Artifact(
+                kind="directory",
+                digest=tree_digest(entries),
+                size=sum(e.size for e in entries),
+                files=tuple(ArtifactFile(e.path, e.sha256, e.size) for e in entries),
+            )
+        if path.is_file():
+            entry = put_file(self.layout, path, progress)
+            return Artifact(
+                kind="file",
+                digest=entry.sha256,
+                size=entry.size,
+                files=(ArtifactFile(entry.path, entry.sha256, entry.size),),
+            )
+        if path.exists():
+            raise InvalidInput(f"source {path} is neither a file nor a folder")
+        raise NotFound(f"source {path} does not exist")
+
+    def local_path(self, artifact: Artifact) -> Path:
+        """A local path holding a stored artifact: the blob of a file, a materialized folder for
+        a directory (hold the objects pin while it is built)."""
+        assert artifact.digest is not None and artifact.kind in ("file", "directory")
+        if artifact.kind == "file":
+            return self.blob_path(artifact.files[0].sha256)
+        return materialize_tree(self.layout, artifact.digest, entries_of(artifact))
+
+    def copy_out(
+        self, artifact: Artifact, dest: Path, *, force: bool = False, progress: Progress | None = None
+    ) -> Path:
+        """Copy a stored artifact to ``dest``, checking every file's sha256 on the way. Nothing
+        is left at ``dest`` on failure; an existing ``dest`` is replaced only with ``force``."""
+        if (dest.exists() or dest.is_symlink()) and not force:
+            raise AlreadyExists(f"{dest} already exists (use --force to replace it)")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = files.temp_name(dest.absolute())
+        try:
+            if artifact.kind == "file":
+                self.fetch(entries_of(artifact)[0], tmp, progress)
+            else:
+                tmp.mkdir()
+                for entry in entries_of(artifact):
+                    out = tmp / entry.path
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    self.fetch(entry, out, progress)
+            _replace(tmp, dest)
+        except BaseException:
+            _remove_any(tmp)
+            raise
+        return dest
+
+    def first_corrupt_file(self, artifact: Artifact) -> tuple[ArtifactFile, str] | None:
+        """Re-hash every blob of an artifact: the first file whose blob does not match, with
+        what it hashes to; None when all match."""
+        for entry in artifact.files:
+            actual = self.hash_blob(entry.sha256)
+            if actual != entry.sha256:
+                return entry, actual
+        return None
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        aside = files.temp_name(target.absolute())
+        os.rename(target, aside)
+        os.rename(tmp, target)
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
+
+
+def _remove_any(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

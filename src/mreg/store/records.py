@@ -1,18 +1,23 @@
-"""The TOML form of each record and its checked conversion to and from the entity types.
+"""The typed records of the store: what each file holds, parsed and checked once at the edge.
 
-Key order here is the order in the files. Reading checks types and refuses values no writer of
-this format produces (with the file named), so a hand-edited or corrupted file is reported, not
-trusted: a manifest path cannot point outside an artifact, a digest is 64 hex digits.
+Each record is a frozen dataclass with ``parse`` (checked reading of the file's TOML, errors
+naming the file and line) and ``to_toml`` (the table written, keys in the order of the file).
+Reading refuses values no writer of this format produces, so a hand-edited or corrupted file is
+reported, not trusted: a manifest path cannot point outside an artifact, a digest is 64 hex digits.
+Entities (``ModelVersion``, ``RegisteredModel``, ``Event``) are built from records by one method
+each.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mreg.entities import Artifact, ArtifactFile, Lineage
+from mreg.entities import Artifact, ArtifactFile, Event, Lineage, ModelVersion, RegisteredModel
 from mreg.errors import StoreError
 from mreg.names import STAGES, VERSION_MAX
 from mreg.store.files import display_path, line_of_key
@@ -22,11 +27,13 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 STATUS_READY = "READY"
 STATUS_DELETED = "DELETED"
 
+TomlTable = dict[str, Any]
+
 
 class RecordReader:
     """Typed access to one parsed TOML file, with errors that name it."""
 
-    def __init__(self, path: Path | str, record: dict[str, Any]) -> None:
+    def __init__(self, path: Path | str, record: TomlTable) -> None:
         self.path = path
         self.record = record
 
@@ -42,7 +49,7 @@ class RecordReader:
         *,
         required: bool = False,
         default: Any = None,
-        within: dict[str, Any] | None = None,
+        within: TomlTable | None = None,
     ) -> Any:
         source = self.record if within is None else within
         table = None if within is None else self._table_name(within)
@@ -63,13 +70,13 @@ class RecordReader:
             return value.astimezone(dt.UTC)
         return value
 
-    def _table_name(self, table: dict[str, Any]) -> str | None:
+    def _table_name(self, table: TomlTable) -> str | None:
         for name, value in self.record.items():
             if value is table:
                 return name
         return None
 
-    def table(self, key: str) -> dict[str, Any]:
+    def table(self, key: str) -> TomlTable:
         return self.get(key, dict, default={})  # type: ignore[no-any-return]
 
     def string_table(self, key: str) -> dict[str, str]:
@@ -91,63 +98,109 @@ def _kind_name(kind: type) -> str:
     }.get(kind, kind.__name__)
 
 
+def _sorted_tags(tags: dict[str, str]) -> dict[str, str] | None:
+    return dict(sorted(tags.items())) or None
+
+
 # ---------------------------------------------------------------------------------------- config
 
 
-def config_record(*, commit_objects: bool) -> dict[str, Any]:
-    return {"format": FORMAT, "objects": {"commit": commit_objects}}
+@dataclass(frozen=True)
+class ConfigRecord:
+    """``config.toml``: the format version and the settings. ``other`` keeps the tables this
+    version of mreg does not know, so that rewriting the file never drops them."""
 
+    format: int = FORMAT
+    commit_objects: bool = False
+    other: tuple[tuple[str, Any], ...] = ()
 
-def check_config(path: Path, record: dict[str, Any]) -> dict[str, Any]:
-    reader = RecordReader(path, record)
-    fmt = reader.get("format", int, required=True)
-    if fmt > FORMAT:
-        raise StoreError(
-            f"{display_path(path)}: the store has format {fmt}, and this mreg reads format {FORMAT} "
-            "at most: upgrade mreg"
-        )
-    if fmt < 1:
-        raise reader.fail(f"unknown format {fmt}", "format")
-    reader.get("commit", bool, within=reader.table("objects"))
-    return record
+    @classmethod
+    def parse(cls, path: Path | str, raw: TomlTable) -> ConfigRecord:
+        reader = RecordReader(path, raw)
+        fmt = reader.get("format", int, required=True)
+        if fmt > FORMAT:
+            raise StoreError(
+                f"{display_path(path)}: the store has format {fmt}, and this mreg reads format {FORMAT} "
+                "at most: upgrade mreg"
+            )
+        if fmt < 1:
+            raise reader.fail(f"unknown format {fmt}", "format")
+        objects = reader.table("objects")
+        commit = reader.get("commit", bool, default=False, within=objects)
+        other = tuple((k, v) for k, v in raw.items() if k not in ("format", "objects"))
+        extra_objects = {k: v for k, v in objects.items() if k != "commit"}
+        if extra_objects:
+            other = (("objects", extra_objects), *other)
+        return cls(fmt, commit, other)
+
+    def to_toml(self) -> TomlTable:
+        other = dict(self.other)
+        return {
+            "format": self.format,
+            "objects": {**other.pop("objects", {}), "commit": self.commit_objects},
+            **other,
+        }
 
 
 # ----------------------------------------------------------------------------------------- model
 
 
-def model_record(
-    *,
-    created_at: dt.datetime,
-    created_by: str,
-    updated_at: dt.datetime,
-    description: str,
-    tags: dict[str, str],
-) -> dict[str, Any]:
-    return {
-        "created_at": created_at,
-        "created_by": created_by,
-        "updated_at": updated_at,
-        "description": description or None,
-        "tags": dict(sorted(tags.items())) or None,
-    }
+@dataclass(frozen=True)
+class ModelRecord:
+    """``models/<name>/model.toml``."""
 
+    created_at: dt.datetime
+    created_by: str
+    updated_at: dt.datetime
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
 
-def read_model(path: Path, record: dict[str, Any]) -> dict[str, Any]:
-    """Checked model fields: created_at, created_by, updated_at, description, tags."""
-    r = RecordReader(path, record)
-    return {
-        "created_at": r.get("created_at", dt.datetime, required=True),
-        "created_by": r.get("created_by", str, required=True),
-        "updated_at": r.get("updated_at", dt.datetime, required=True),
-        "description": r.get("description", str, default=""),
-        "tags": r.string_table("tags"),
-    }
+    @classmethod
+    def parse(cls, path: Path | str, raw: TomlTable) -> ModelRecord:
+        r = RecordReader(path, raw)
+        return cls(
+            created_at=r.get("created_at", dt.datetime, required=True),
+            created_by=r.get("created_by", str, required=True),
+            updated_at=r.get("updated_at", dt.datetime, required=True),
+            description=r.get("description", str, default=""),
+            tags=r.string_table("tags"),
+        )
+
+    def to_toml(self) -> TomlTable:
+        return {
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "updated_at": self.updated_at,
+            "description": self.description or None,
+            "tags": _sorted_tags(self.tags),
+        }
+
+    def changed(self, when: dt.datetime, **changes: Any) -> ModelRecord:
+        """A copy with ``changes`` applied and ``updated_at`` set to ``when``."""
+        return dataclasses.replace(self, **changes, updated_at=when)
+
+    def entity(
+        self,
+        name: str,
+        aliases: dict[str, int] | None = None,
+        latest_versions: tuple[ModelVersion, ...] = (),
+    ) -> RegisteredModel:
+        return RegisteredModel(
+            name=name,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            created_by=self.created_by,
+            description=self.description,
+            tags=self.tags,
+            aliases=dict(sorted((aliases or {}).items())),
+            latest_versions=latest_versions,
+        )
 
 
 # --------------------------------------------------------------------------------------- version
 
 
-def artifact_record(artifact: Artifact) -> dict[str, Any]:
+def artifact_toml(artifact: Artifact) -> TomlTable:
     return {
         "kind": artifact.kind,
         "digest": None if artifact.digest is None else f"sha256:{artifact.digest}",
@@ -157,49 +210,95 @@ def artifact_record(artifact: Artifact) -> dict[str, Any]:
     }
 
 
-def version_record(
-    *,
-    status: str,
-    created_at: dt.datetime,
-    created_by: str,
-    updated_at: dt.datetime,
-    source: str,
-    run_id: str,
-    run_link: str,
-    description: str,
-    stage: str,
-    artifact: Artifact,
-    lineage: Lineage,
-    tags: dict[str, str],
-) -> dict[str, Any]:
-    return {
-        "status": status,
-        "created_at": created_at,
-        "created_by": created_by,
-        "updated_at": updated_at,
-        "source": source,
-        "run_id": run_id or None,
-        "run_link": run_link or None,
-        "stage": stage,
-        "description": description or None,
-        "artifact": artifact_record(artifact),
-        "lineage": lineage.to_dict(),
-        "tags": dict(sorted(tags.items())) or None,
-    }
+@dataclass(frozen=True)
+class VersionRecord:
+    """``models/<name>/versions/<n>.toml`` of a live version."""
+
+    created_at: dt.datetime
+    created_by: str
+    updated_at: dt.datetime
+    source: str
+    artifact: Artifact
+    run_id: str = ""
+    run_link: str = ""
+    stage: str = "None"
+    description: str = ""
+    lineage: Lineage = field(default_factory=Lineage)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    status = STATUS_READY
+    deleted = False
+
+    def to_toml(self) -> TomlTable:
+        return {
+            "status": STATUS_READY,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "updated_at": self.updated_at,
+            "source": self.source,
+            "run_id": self.run_id or None,
+            "run_link": self.run_link or None,
+            "stage": self.stage,
+            "description": self.description or None,
+            "artifact": artifact_toml(self.artifact),
+            "lineage": self.lineage.to_dict(),
+            "tags": _sorted_tags(self.tags),
+        }
+
+    def changed(self, when: dt.datetime, **changes: Any) -> VersionRecord:
+        """A copy with ``changes`` applied and ``updated_at`` set to ``when``."""
+        return dataclasses.replace(self, **changes, updated_at=when)
+
+    @property
+    def artifact_id(self) -> str | None:
+        """What identifies the artifact in an event: its digest, or the URI of a reference."""
+        return f"sha256:{self.artifact.digest}" if self.artifact.digest else self.artifact.uri
+
+    def entity(self, name: str, version: int, aliases: tuple[str, ...] = ()) -> ModelVersion:
+        return ModelVersion(
+            name=name,
+            version=version,
+            source=self.source,
+            artifact=self.artifact,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            user_id=self.created_by,
+            description=self.description,
+            run_id=self.run_id,
+            run_link=self.run_link,
+            current_stage=self.stage,
+            status=STATUS_READY,
+            tags=self.tags,
+            aliases=aliases,
+            lineage=self.lineage,
+        )
 
 
-def tombstone_record(
-    *, created_at: dt.datetime, created_by: str, deleted_at: dt.datetime, deleted_by: str, source: str
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Tombstone:
     """What a deleted version leaves: enough to keep its number taken, and no artifact."""
-    return {
-        "status": STATUS_DELETED,
-        "created_at": created_at,
-        "created_by": created_by,
-        "updated_at": deleted_at,
-        "deleted_by": deleted_by,
-        "source": source,
-    }
+
+    created_at: dt.datetime
+    created_by: str
+    updated_at: dt.datetime
+    source: str = ""
+    deleted_by: str = ""
+
+    status = STATUS_DELETED
+    deleted = True
+
+    def to_toml(self) -> TomlTable:
+        return {
+            "status": STATUS_DELETED,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "updated_at": self.updated_at,
+            "deleted_by": self.deleted_by,
+            "source": self.source,
+        }
+
+
+AnyVersion = VersionRecord | Tombstone
 
 
 def _check_manifest_path(r: RecordReader, rel: str) -> None:
@@ -222,7 +321,7 @@ def _read_digest(r: RecordReader, value: str, key: str) -> str:
     return hexpart
 
 
-def read_artifact(r: RecordReader) -> Artifact:
+def _read_artifact(r: RecordReader) -> Artifact:
     table = r.table("artifact")
     kind = r.get("kind", str, required=True, within=table)
     if kind == "uri":
@@ -246,7 +345,7 @@ def read_artifact(r: RecordReader) -> Artifact:
     return Artifact(kind=kind, digest=digest, size=size, files=tuple(entries))
 
 
-def read_lineage(r: RecordReader) -> Lineage:
+def _read_lineage(r: RecordReader) -> Lineage:
     table = r.table("lineage")
     return Lineage(
         git_commit=r.get("git_commit", str, within=table),
@@ -256,47 +355,111 @@ def read_lineage(r: RecordReader) -> Lineage:
     )
 
 
-def read_version(path: Path | str, record: dict[str, Any]) -> dict[str, Any]:
-    """Checked version fields. A tombstone has ``status == 'DELETED'`` and no artifact."""
-    r = RecordReader(path, record)
+def parse_version(path: Path | str, raw: TomlTable) -> AnyVersion:
+    """A version file: a ``VersionRecord``, or a ``Tombstone`` once the version is deleted."""
+    r = RecordReader(path, raw)
     status = r.get("status", str, required=True)
-    fields: dict[str, Any] = {
-        "status": status,
-        "created_at": r.get("created_at", dt.datetime, required=True),
-        "created_by": r.get("created_by", str, required=True),
-        "updated_at": r.get("updated_at", dt.datetime, required=True),
-        "source": r.get("source", str, default=""),
-    }
+    created_at = r.get("created_at", dt.datetime, required=True)
+    created_by = r.get("created_by", str, required=True)
+    updated_at = r.get("updated_at", dt.datetime, required=True)
+    source = r.get("source", str, default="")
     if status == STATUS_DELETED:
-        fields["deleted_by"] = r.get("deleted_by", str, default="")
-        return fields
+        return Tombstone(created_at, created_by, updated_at, source, r.get("deleted_by", str, default=""))
     if status != STATUS_READY:
         raise r.fail(f"unknown status {status!r}", "status")
     stage = r.get("stage", str, default="None")
     if stage not in STAGES:
         raise r.fail(f"unknown stage {stage!r}", "stage")
-    fields.update(
+    return VersionRecord(
+        created_at=created_at,
+        created_by=created_by,
+        updated_at=updated_at,
+        source=source,
         run_id=r.get("run_id", str, default=""),
         run_link=r.get("run_link", str, default=""),
         stage=stage,
         description=r.get("description", str, default=""),
-        artifact=read_artifact(r),
-        lineage=read_lineage(r),
+        artifact=_read_artifact(r),
+        lineage=_read_lineage(r),
         tags=r.string_table("tags"),
     )
-    return fields
 
 
 # ----------------------------------------------------------------------------------------- alias
 
 
-def alias_record(version: int) -> dict[str, Any]:
-    return {"version": version}
+@dataclass(frozen=True)
+class AliasRecord:
+    """``models/<name>/aliases/<alias>``: the version the alias points at."""
+
+    version: int
+
+    @classmethod
+    def parse(cls, path: Path | str, raw: TomlTable) -> AliasRecord:
+        r = RecordReader(path, raw)
+        version: int = r.get("version", int, required=True)
+        if not 1 <= version <= VERSION_MAX:
+            raise r.fail(f"version {version} is out of range", "version")
+        return cls(version)
+
+    def to_toml(self) -> TomlTable:
+        return {"version": self.version}
 
 
-def read_alias(path: Path, record: dict[str, Any]) -> int:
-    r = RecordReader(path, record)
-    version: int = r.get("version", int, required=True)
-    if not 1 <= version <= VERSION_MAX:
-        raise r.fail(f"version {version} is out of range", "version")
-    return version
+# ----------------------------------------------------------------------------------------- event
+
+
+def event_toml(event: Event, *, with_model: bool) -> TomlTable:
+    """The TOML form of an event (``model`` only for store-level events: inside a model's
+    folder the model is the folder)."""
+    return {
+        "time": event.time,
+        "user": event.user,
+        "action": event.action,
+        "model": event.model if with_model else None,
+        "version": event.version,
+        "alias": event.alias,
+        "key": event.key,
+        "old": event.old,
+        "new": event.new,
+        "reason": event.reason,
+        "message": event.message,
+        "git_commit": event.git_commit,
+    }
+
+
+def _typed(raw: TomlTable, key: str, kinds: tuple[type, ...], path: Path | str) -> Any:
+    value = raw.get(key)
+    if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+        raise StoreError(f"{display_path(path)}: '{key}' has the wrong type")
+    return value
+
+
+def parse_event(path: Path | str, raw: TomlTable, event_id: str, model: str) -> Event:
+    """An event file (``event_id`` is its name without ``.toml``; ``model`` the folder's model,
+    "" for store-level events, which name theirs)."""
+    when = raw.get("time")
+    if not isinstance(when, dt.datetime) or when.tzinfo is None:
+        raise StoreError(f"{display_path(path)}: 'time' must be a UTC date-time")
+    user = _typed(raw, "user", (str,), path)
+    action = _typed(raw, "action", (str,), path)
+    if not user or not action:
+        raise StoreError(f"{display_path(path)}: 'user' and 'action' are required")
+    return Event(
+        id=event_id,
+        time=when.astimezone(dt.UTC),
+        user=user,
+        action=action,
+        model=_typed(raw, "model", (str,), path) or model,
+        version=_typed(raw, "version", (int,), path),
+        alias=_typed(raw, "alias", (str,), path),
+        key=_typed(raw, "key", (str,), path),
+        old=_typed(raw, "old", (str, int), path),
+        new=_typed(raw, "new", (str, int), path),
+        reason=_typed(raw, "reason", (str,), path),
+        message=_typed(raw, "message", (str,), path),
+        git_commit=_typed(raw, "git_commit", (str,), path),
+    )
+
+
+Record = ConfigRecord | ModelRecord | VersionRecord | Tombstone | AliasRecord
