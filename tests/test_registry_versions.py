@@ -289,13 +289,13 @@ def test_a_register_racing_the_creation_of_its_model_is_not_refused_as_a_case_tw
     # comes before the atomic write). The check made before copying the artifact in must not
     # take the folder for a model whose name differs only in case.
     (registry.root / "models" / "fraud").mkdir()
-    store_artifact = registry._store_artifact
+    store_artifact = registry.store.objects.store_source
 
     def other_process_finishes_first(*args: Any, **kwargs: Any) -> Any:
         (registry.root / "models" / "fraud").rmdir()
         registry.create_registered_model("fraud")
         return store_artifact(*args, **kwargs)
 
-    monkeypatch.setattr(registry, "_store_artifact", other_process_finishes_first)
+    monkeypatch.setattr(registry.store.objects, "store_source", other_process_finishes_first)
     assert registry.create_model_version("fraud", model_file).version == 1
     assert [e.action for e in registry.get_history("fraud")] == ["model_created", "version_registered"]

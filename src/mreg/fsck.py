@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from mreg import history, names
 from mreg.entities import Artifact, Event
 from mreg.errors import MregError, StoreError
-from mreg.store import files, objects
+from mreg.store import files, layout, objects
 from mreg.store.layout import version_from_filename
 from mreg.store.records import AliasRecord, AnyVersion, ConfigRecord, ModelRecord, VersionRecord, parse_event
 
@@ -70,21 +70,6 @@ KNOWN_ACTIONS = frozenset(
         "alias_deleted",
     }
 )
-_STORE_ENTRIES = frozenset(
-    {
-        "config.toml",
-        ".gitignore",
-        ".gitattributes",
-        "lock",
-        "tmp",
-        "trash",
-        "cache",
-        "objects",
-        "models",
-        "history",
-    }
-)
-_MODEL_ENTRIES = frozenset({"model.toml", "versions", "aliases", "history"})
 _EVENT_ID_RE = re.compile(r"(?P<time>\d{8}T\d{6}\.\d{6}Z)-[0-9a-f]{6}")
 _HEX_RE = re.compile(r"[0-9a-f]+")
 
@@ -210,7 +195,7 @@ def check_entries(scan: Scan) -> Iterator[Finding]:
     """No symlink or special file anywhere in the store; temp files of interrupted writes are
     leftovers; entries mreg never writes at the top are warnings."""
     for entry in scan.entries(scan.root):
-        if entry.name not in _STORE_ENTRIES and not is_temp_name(entry.name):
+        if entry.name not in layout.STORE_ENTRIES and not is_temp_name(entry.name):
             yield scan.finding(WARNING, "unexpected-file", Path(entry.path), "not a file mreg writes")
     for folder, dirnames, filenames in os.walk(scan.root):
         here = Path(folder)
@@ -291,7 +276,7 @@ def check_models(scan: Scan) -> Iterator[Finding]:
         seen_folded.setdefault(folded, entry.name)
         scan.models[entry.name] = model
         for inner in scan.entries(path):
-            if inner.name not in _MODEL_ENTRIES and not is_temp_name(inner.name):
+            if inner.name not in layout.MODEL_ENTRIES and not is_temp_name(inner.name):
                 yield scan.finding(WARNING, "unexpected-file", Path(inner.path), "not a file mreg writes")
         yield from _read_versions(scan, model)
         yield from _read_aliases(scan, model)

@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mreg import gitinfo
+from mreg import gitinfo, history
 from mreg.entities import Event
-from mreg.errors import InvalidInput, StoreError
+from mreg.errors import Conflict, InvalidInput, NotFound, StoreError
 from mreg.store import files, layout
 from mreg.store.layout import parse_rel, version_from_filename
 from mreg.store.records import (
@@ -695,6 +695,32 @@ def plan_resolution(store: Store, keep: str = "ours") -> MergePlan:
         tuple(planner.decisions),
         tuple(sorted(touched)),
     )
+
+
+def resolve(store: Store, *, keep: str = "ours", dry_run: bool = False) -> MergePlan:
+    """Plan the resolution under the store lock and, unless ``dry_run``, carry it out: write and
+    remove the records, append the events, stage the result. Raises NotFound outside a merge
+    and Conflict, changing nothing, when a conflict needs a person."""
+    with store.locked():
+        plan = plan_resolution(store, keep=keep)
+        if plan.context is None:
+            raise NotFound(
+                "no git merge, rebase or cherry-pick is in progress"
+                + (": resolve the conflicts by hand" if plan.findings else "")
+            )
+        if not plan.resolvable:
+            problems = [f.message for f in plan.findings if not f.resolvable]
+            raise Conflict(f"cannot resolve automatically: {'; '.join(problems)}")
+        if dry_run:
+            return plan
+        for rel, record in plan.writes.items():
+            store.write_record(rel, record)
+        for rel in plan.removes:
+            store.remove_record(rel)
+        for event in plan.events:
+            history.record(store, event.model, event.action, **event.fields)
+        stage_resolution(store.root, plan)
+    return plan
 
 
 def stage_resolution(store: Path, plan: MergePlan) -> None:

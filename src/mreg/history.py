@@ -105,6 +105,31 @@ def window(
     return result
 
 
+def read(
+    store: Store,
+    name: str,
+    *,
+    alias: str | None = None,
+    since: dt.datetime | None = None,
+    limit: int | None = None,
+) -> list[Event]:
+    """Events of a model, oldest first: its own history plus store-level events naming it (a
+    deletion); those of ``alias`` only, if given. ``limit`` keeps the newest ``limit`` events,
+    and only those are read when nothing else narrows the history (names sort by time)."""
+    if limit is not None and limit < 0:
+        raise InvalidInput("limit must be 0 or more")
+    earlier = [e for e in store.events(None) if e.model == name]
+    ids = store.event_ids(name) if store.has_model(name) else []
+    if not ids and not earlier:
+        store.model(name)
+    if limit is not None and alias is None and since is None:
+        ids = ids[max(0, len(ids) - limit) :]
+    events = sorted(store.events(name, ids) + earlier, key=lambda e: e.id)
+    if alias is not None:
+        events = [e for e in events if e.alias == alias]
+    return window(events, since=since, limit=limit, ends=lambda e: e.time)
+
+
 def alias_spans(events: list[Event], alias: str | None = None) -> list[AliasSpan]:
     """Which versions held each alias (or just ``alias``), from when to when, oldest first."""
     open_spans: dict[str, AliasSpan] = {}

@@ -9,15 +9,14 @@ file; this module decides what changes.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from mreg import gitinfo, history, names
-from mreg.entities import AliasSpan, Artifact, Event, Lineage, ModelVersion, RegisteredModel
-from mreg.errors import AlreadyExists, Conflict, IntegrityError, InvalidInput, MregError, NotFound
+from mreg.entities import AliasSpan, Event, Lineage, ModelVersion, RegisteredModel
+from mreg.errors import AlreadyExists, Conflict, InvalidInput, MregError, NotFound
 from mreg.store import files, store
 from mreg.store.records import ModelRecord, Tombstone, VersionRecord
 from mreg.store.store import Store
@@ -27,51 +26,12 @@ if TYPE_CHECKING:  # imported by the methods that need them: no other command pa
     from mreg.fsck import Finding
     from mreg.gc import GcReport
     from mreg.gitmerge import MergePlan
-    from mreg.search import Filter, PagedList
+    from mreg.search import PagedList
     from mreg.store.layout import Layout
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
 MESSAGE_MAX = 10_000
-_URI_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
 
-current_user = history.current_user
-locate_store = store.locate
-init_store = store.init
-
-
-def is_uri(source: str) -> bool:
-    """Whether ``source`` names a remote artifact (recorded as a reference, never copied)."""
-    scheme, sep, _ = source.partition("://")
-    if sep and len(scheme) > 1 and scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
-        return True
-    return source.startswith(_URI_SCHEMES)
-
-
-def _holding_objects_pin(method: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Hold the objects pin for the whole call: the method puts objects into the store before it
-    takes the store lock and records them, and gc must not take them for garbage meanwhile."""
-
-    @functools.wraps(method)
-    def pinned(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        registry = args[0]
-        assert isinstance(registry, Registry)
-        with registry.store.pin.shared():
-            return method(*args, **kwargs)
-
-    return pinned
-
-
-def _scanning(method: Callable[_P, _R]) -> Callable[_P, _R]:
-    """For methods that read many files: see ``files.scanning``."""
-
-    @functools.wraps(method)
-    def scan(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with files.scanning():
-            return method(*args, **kwargs)
-
-    return scan
+locate_store, init_store = store.locate, store.init  # also exported by mreg
 
 
 def _check_message(message: str | None) -> str | None:
@@ -115,8 +75,9 @@ class Registry:
 
     # --------------------------------------------------------------------------------- reading
 
+    @staticmethod
     def _version_entity(
-        self, name: str, number: int, record: VersionRecord, aliases: dict[str, int]
+        name: str, number: int, record: VersionRecord, aliases: dict[str, int]
     ) -> ModelVersion:
         return record.entity(name, number, tuple(sorted(a for a, v in aliases.items() if v == number)))
 
@@ -164,7 +125,7 @@ class Registry:
     ) -> None:
         if self.store.has_model(name):
             raise AlreadyExists(f"model {name!r} already exists")
-        self._check_no_case_twin(name)
+        self.store.refuse_case_twin(name)
         for existing in self.store.model_folders_in_other_case(name):
             # The folder of an interrupted create under another case (no model.toml, or the
             # check above would have refused): on macOS and Windows it is this model's folder.
@@ -176,17 +137,10 @@ class Registry:
         for key, value in tags.items():
             self._event(name, "model_tag_set", key=key, new=value, message=message)
 
-    def _check_no_case_twin(self, name: str, ignore: str | None = None) -> None:
-        other = self.store.name_taken_ignoring_case(name, ignore=ignore)
-        if other is not None:
-            raise AlreadyExists(
-                f"model {other!r} already exists; names that differ only in case may not coexist"
-            )
-
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self._registered_model(name, self.store.model(name))
 
-    @_scanning
+    @files.scanning()
     def list_registered_models(self) -> list[RegisteredModel]:
         """Every registered model, by name."""
         return [self.get_registered_model(n) for n in self.model_names()]
@@ -204,7 +158,7 @@ class Registry:
                 return self.get_registered_model(name)
             if self.store.has_model(new_name) and new_name.casefold() != name.casefold():
                 raise AlreadyExists(f"model {new_name!r} already exists")
-            self._check_no_case_twin(new_name, ignore=name)
+            self.store.refuse_case_twin(new_name, ignore=name)
             self.store.rename_model(name, new_name)
             self.store.write_model(new_name, record.changed(history.now()))
             self._event(new_name, "model_renamed", old=name, new=new_name, message=message)
@@ -233,14 +187,8 @@ class Registry:
             self.store.model(name)
             live = sum(1 for _ in self.store.live_versions_descending(name))
             trash = self.store.trash_model_folder(name, history.event_id(history.now()))
-            history.record(
-                self.store,
-                name,
-                "model_deleted",
-                old=f"{live} live version(s)",
-                message=message,
-                store_level=True,
-            )
+            old = f"{live} live version(s)"
+            history.record(self.store, name, "model_deleted", old=old, message=message, store_level=True)
             self.store.empty_trash(trash)
 
     # ------------------------------------------------------------------------------ model tags
@@ -255,18 +203,7 @@ class Registry:
     ) -> None:
         """Set several tags of a model in one step."""
         names.validate_model_name(name)
-        tags = names.validate_tags(tags)
-        message = _check_message(message)
-        with self.store.locked():
-            record = self.store.model(name)
-            changed = {k: v for k, v in tags.items() if record.tags.get(k) != v}
-            if not changed:
-                return
-            self.store.write_model(name, record.changed(history.now(), tags={**record.tags, **changed}))
-            for key, value in changed.items():
-                self._event(
-                    name, "model_tag_set", key=key, old=record.tags.get(key), new=value, message=message
-                )
+        self._change_tags(name, None, names.validate_tags(tags), [], _check_message(message))
 
     def delete_registered_model_tag(self, name: str, key: str, *, message: str | None = None) -> None:
         self.delete_registered_model_tags(name, [key], message=message)
@@ -276,21 +213,37 @@ class Registry:
     ) -> None:
         """Delete tags of a model; a key that is not set is not an error."""
         names.validate_model_name(name)
-        keys = [names.validate_tag_key(k) for k in keys]
-        message = _check_message(message)
+        self._change_tags(name, None, {}, [names.validate_tag_key(k) for k in keys], _check_message(message))
+
+    def _change_tags(
+        self, name: str, version: int | None, new: dict[str, str], gone: list[str], message: str | None
+    ) -> None:
+        """Set ``new`` and delete ``gone`` tags of a model (``version`` None) or a version, with an
+        event per tag that changed."""
         with self.store.locked():
-            record = self.store.model(name)
-            present = [k for k in keys if k in record.tags]
-            if not present:
+            record = self.store.model(name) if version is None else self.store.live_version(name, version)
+            changed = {k: v for k, v in new.items() if record.tags.get(k) != v}
+            present = [k for k in gone if k in record.tags]
+            if not changed and not present:
                 return
-            kept = {k: v for k, v in record.tags.items() if k not in present}
-            self.store.write_model(name, record.changed(history.now(), tags=kept))
+            tags = {k: v for k, v in {**record.tags, **changed}.items() if k not in present}
+            if isinstance(record, ModelRecord):
+                self.store.write_model(name, record.changed(history.now(), tags=tags))
+            else:
+                assert version is not None
+                self.store.write_version(name, version, record.changed(history.now(), tags=tags))
+            action = "model_tag" if version is None else "version_tag"
+            for key, value in changed.items():
+                old = record.tags.get(key)
+                self._event(
+                    name, f"{action}_set", version=version, key=key, old=old, new=value, message=message
+                )
             for key in present:
-                self._event(name, "model_tag_deleted", key=key, old=record.tags[key], message=message)
+                old = record.tags[key]
+                self._event(name, f"{action}_deleted", version=version, key=key, old=old, message=message)
 
     # ---------------------------------------------------------------------------------- versions
 
-    @_holding_objects_pin
     def create_model_version(
         self,
         name: str,
@@ -319,52 +272,41 @@ class Registry:
         if self.store.has_model(name):
             self.store.model(name)
         else:
-            self._check_no_case_twin(name, ignore=name)
-        artifact, source_text, source_path = self._store_artifact(source, progress)
-        lineage = gitinfo.lineage(self.root.parent, source_path, self.root)
-        if source_path is not None:
-            source_text = lineage.source_path or str(source_path.absolute())
-        listed = self.store.version_numbers(name)  # before the lock: it grows with the model
-        with self.store.locked():
-            if not self.store.has_model(name):
-                self._create_model_locked(name, {}, "", message)
-            else:
-                self.store.model(name)
-            version = self.store.next_version(name, listed[-1] if listed else 0)
-            when = history.now()
-            record = VersionRecord(
-                created_at=when,
-                created_by=history.current_user(),
-                updated_at=when,
-                source=source_text,
-                artifact=artifact,
-                run_id=run_id,
-                run_link=run_link,
-                description=description,
-                lineage=lineage,
-                tags=tags,
-            )
-            self.store.write_version(name, version, record)
-            self._event(name, "version_registered", version=version, new=record.artifact_id, message=message)
-            current = self.store.aliases(name)
-            for alias in alias_list:
-                self._set_alias_locked(name, alias, version, current, message)
+            self.store.refuse_case_twin(name, ignore=name)
+        # Objects go into the store before the lock and the record: the pin keeps gc off them.
+        with self.store.pin.shared():
+            artifact, source_text, source_path = self.store.objects.store_source(source, progress)
+            lineage = gitinfo.lineage(self.root.parent, source_path, self.root)
+            if source_path is not None:
+                source_text = lineage.source_path or str(source_path.absolute())
+            listed = self.store.version_numbers(name)  # before the lock: it grows with the model
+            with self.store.locked():
+                if not self.store.has_model(name):
+                    self._create_model_locked(name, {}, "", message)
+                else:
+                    self.store.model(name)
+                version = self.store.next_version(name, listed[-1] if listed else 0)
+                when = history.now()
+                record = VersionRecord(
+                    created_at=when,
+                    created_by=history.current_user(),
+                    updated_at=when,
+                    source=source_text,
+                    artifact=artifact,
+                    run_id=run_id,
+                    run_link=run_link,
+                    description=description,
+                    lineage=lineage,
+                    tags=tags,
+                )
+                self.store.write_version(name, version, record)
+                self._event(
+                    name, "version_registered", version=version, new=record.artifact_id, message=message
+                )
+                current = self.store.aliases(name)
+                for alias in alias_list:
+                    self._set_alias_locked(name, alias, version, current, message)
         return self.get_model_version(name, version)
-
-    def _store_artifact(
-        self, source: str | os.PathLike[str], progress: Callable[[int], None] | None
-    ) -> tuple[Artifact, str, Path | None]:
-        text = os.fspath(source)
-        if not isinstance(text, str) or not text:
-            raise InvalidInput("source must not be empty")
-        names.validate_text(text, "source", names.SOURCE_MAX)
-        if is_uri(text):
-            return Artifact(kind="uri", uri=text), text, None
-        path = Path(text)
-        real = Path(os.path.realpath(path))
-        if real == self.root or self.root in real.parents:
-            raise InvalidInput(f"source {text} is inside the store; register a file or folder outside .mreg/")
-        return self.store.objects.store(path, progress), text, path
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         names.validate_model_name(name)
@@ -372,7 +314,7 @@ class Registry:
         record = self.store.live_version(name, number)
         return self._version_entity(name, number, record, self.store.aliases(name))
 
-    @_scanning
+    @files.scanning()
     def list_model_versions(self, name: str | None = None) -> list[ModelVersion]:
         """Every live version of ``name`` (or of every model), by model then version."""
         result = []
@@ -447,26 +389,7 @@ class Registry:
     ) -> None:
         names.validate_model_name(name)
         number = names.validate_version(version)
-        tags = names.validate_tags(tags)
-        message = _check_message(message)
-        with self.store.locked():
-            record = self.store.live_version(name, number)
-            changed = {k: v for k, v in tags.items() if record.tags.get(k) != v}
-            if not changed:
-                return
-            self.store.write_version(
-                name, number, record.changed(history.now(), tags={**record.tags, **changed})
-            )
-            for key, value in changed.items():
-                self._event(
-                    name,
-                    "version_tag_set",
-                    version=number,
-                    key=key,
-                    old=record.tags.get(key),
-                    new=value,
-                    message=message,
-                )
+        self._change_tags(name, number, names.validate_tags(tags), [], _check_message(message))
 
     def delete_model_version_tag(
         self, name: str, version: int | str, key: str, *, message: str | None = None
@@ -479,23 +402,7 @@ class Registry:
         names.validate_model_name(name)
         number = names.validate_version(version)
         keys = [names.validate_tag_key(k) for k in keys]
-        message = _check_message(message)
-        with self.store.locked():
-            record = self.store.live_version(name, number)
-            present = [k for k in keys if k in record.tags]
-            if not present:
-                return
-            kept = {k: v for k, v in record.tags.items() if k not in present}
-            self.store.write_version(name, number, record.changed(history.now(), tags=kept))
-            for key in present:
-                self._event(
-                    name,
-                    "version_tag_deleted",
-                    version=number,
-                    key=key,
-                    old=record.tags[key],
-                    message=message,
-                )
+        self._change_tags(name, number, {}, keys, _check_message(message))
 
     # ------------------------------------------------------------------------------------ stages
 
@@ -664,9 +571,7 @@ class Registry:
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
         mv = self.get_model_version(name, version)
-        return (
-            mv.artifact.uri if mv.artifact.kind == "uri" and mv.artifact.uri else str(self.artifact_path(mv))
-        )
+        return mv.artifact.uri or str(self.artifact_path(mv))
 
     def download_artifact(
         self,
@@ -684,17 +589,11 @@ class Registry:
 
     def check_integrity(self, version: ModelVersion) -> None:
         """Re-hash every blob of a version; IntegrityError on the first mismatch."""
-        corrupt = self.store.objects.first_corrupt_file(version.artifact)
-        if corrupt is not None:
-            entry, actual = corrupt
-            raise IntegrityError(
-                f"object of {entry.path!r} in version {version.version} of "
-                f"{version.name!r} is corrupt (sha256 {actual[:12]}…)"
-            )
+        self.store.objects.verify(version.artifact, f"version {version.version} of {version.name!r}")
 
     # ------------------------------------------------------------------------------------ search
 
-    @_scanning
+    @files.scanning()
     def search_registered_models(
         self,
         filter_string: str | None = None,
@@ -709,30 +608,9 @@ class Registry:
         from mreg import search
 
         query = search.ModelSearch(filter_string, max_results, order_by, page_token)
-        model_names = [n for n in self.model_names() if query.filter.accepts("name", n)]
-        records: dict[str, ModelRecord] = {}
-        if query.needs_model_files:
-            candidates = []
-            for name in model_names:
-                record = self.store.read_model(name)
-                if record is None:  # deleted while we read: not a result
-                    continue
-                records[name] = record
-                summary = record.entity(name)
-                if query.filter.matches(summary, checked=["name"]):
-                    candidates.append(summary)
-            ordered = [m.name for m in query.sort(candidates)]
-        else:
-            ordered = query.sort_names(model_names)
-        page = query.page(ordered)
-        models = []
-        for name in page:
-            record = records.get(name) or self.store.read_model(name)
-            if record is not None:  # None: deleted while we read
-                models.append(self._registered_model(name, record))
-        return search.PagedList(models, page.token)
+        return search.find_models(self.store, query, self._registered_model)
 
-    @_scanning
+    @files.scanning()
     def search_model_versions(
         self,
         filter_string: str | None = None,
@@ -751,31 +629,7 @@ class Registry:
         query = search.VersionSearch(filter_string, max_results, order_by, page_token)
         if model is not None:
             self.store.model(model)
-        found: list[ModelVersion] = []
-        for name in [model] if model is not None else self.model_names():
-            if query.filter.accepts("name", name):
-                found += self._matching_versions(name, query.filter)
-        return query.page(query.sort(found))
-
-    def _matching_versions(self, name: str, filter_: Filter) -> list[ModelVersion]:
-        """The live versions of ``name`` that pass ``filter_``. Conditions on the version number
-        and the aliases are tested before a version file is read; each file is read once."""
-        aliases = self.store.aliases(name)
-        held: dict[int, tuple[str, ...]] = {}
-        for alias, number in sorted(aliases.items()):
-            held[number] = (*held.get(number, ()), alias)
-        numbers = [
-            n
-            for n in self.store.version_numbers(name)
-            if filter_.accepts("version_number", n) and filter_.accepts("alias", held.get(n, ()))
-        ]
-        result = []
-        for number, record in self.store.versions(name, numbers):
-            if isinstance(record, VersionRecord):
-                mv = record.entity(name, number, held.get(number, ()))
-                if filter_.matches(mv, checked=["name", "version_number", "alias"]):
-                    result.append(mv)
-        return result
+        return search.find_versions(self.store, query, model)
 
     # ----------------------------------------------------------------------------------- history
 
@@ -793,18 +647,7 @@ class Registry:
         names.validate_model_name(name)
         if alias is not None:
             names.validate_alias(alias)
-        if limit is not None and limit < 0:
-            raise InvalidInput("limit must be 0 or more")
-        earlier = [e for e in self.store.events(None) if e.model == name]
-        ids = self.store.event_ids(name) if self.store.has_model(name) else []
-        if not ids and not earlier:
-            self.store.model(name)
-        if limit is not None and alias is None and since is None:
-            ids = ids[max(0, len(ids) - limit) :]  # names sort by time: the newest are last
-        events = sorted(self.store.events(name, ids) + earlier, key=lambda e: e.id)
-        if alias is not None:
-            events = [e for e in events if e.alias == alias]
-        return history.window(events, since=since, limit=limit, ends=lambda e: e.time)
+        return history.read(self.store, name, alias=alias, since=since, limit=limit)
 
     def get_alias_history(
         self,
@@ -829,26 +672,7 @@ class Registry:
         person. See ``mreg.gitmerge``."""
         from mreg import gitmerge
 
-        with self.store.locked():
-            plan = gitmerge.plan_resolution(self.store, keep=keep)
-            if plan.context is None:
-                raise NotFound(
-                    "no git merge, rebase or cherry-pick is in progress"
-                    + (": resolve the conflicts by hand" if plan.findings else "")
-                )
-            if not plan.resolvable:
-                problems = [f.message for f in plan.findings if not f.resolvable]
-                raise Conflict(f"cannot resolve automatically: {'; '.join(problems)}")
-            if dry_run:
-                return plan
-            for rel, record in plan.writes.items():
-                self.store.write_record(rel, record)
-            for rel in plan.removes:
-                self.store.remove_record(rel)
-            for event in plan.events:
-                self._event(event.model, event.action, **event.fields)
-            gitmerge.stage_resolution(self.root, plan)
-        return plan
+        return gitmerge.resolve(self.store, keep=keep, dry_run=dry_run)
 
     # ------------------------------------------------------------------------------- maintenance
 

@@ -29,10 +29,15 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mreg.errors import InvalidFilter, InvalidInput
 from mreg.names import STAGES
+
+if TYPE_CHECKING:
+    from mreg.entities import ModelVersion, RegisteredModel
+    from mreg.store.records import ModelRecord
+    from mreg.store.store import Store
 
 # MLflow's defaults and limits (mlflow.store.model_registry).
 SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT = 100
@@ -732,3 +737,67 @@ __all__ = [
     "parse_page_token",
     "parse_version_filter",
 ]
+
+
+# ------------------------------------------------------------------------------- over a store
+
+
+def find_models(
+    store: Store, query: ModelSearch, build: Callable[[str, ModelRecord], RegisteredModel]
+) -> PagedList[RegisteredModel]:
+    """One page of the models matching ``query``. Only the models of the page are built in
+    full by ``build`` (aliases, latest versions); model files are read only when the filter or
+    the order needs them."""
+    names = [n for n in store.model_names() if query.filter.accepts("name", n)]
+    records: dict[str, ModelRecord] = {}
+    if query.needs_model_files:
+        candidates = []
+        for name in names:
+            record = store.read_model(name)
+            if record is None:  # deleted while we read: not a result
+                continue
+            records[name] = record
+            summary = record.entity(name)
+            if query.filter.matches(summary, checked=["name"]):
+                candidates.append(summary)
+        ordered = [m.name for m in query.sort(candidates)]
+    else:
+        ordered = query.sort_names(names)
+    page = query.page(ordered)
+    models = []
+    for name in page:
+        found = records.get(name) or store.read_model(name)
+        if found is not None:  # None: deleted while we read
+            models.append(build(name, found))
+    return PagedList(models, page.token)
+
+
+def find_versions(store: Store, query: VersionSearch, model: str | None) -> PagedList[ModelVersion]:
+    """One page of the live versions matching ``query``, of ``model`` or of every model."""
+    found: list[ModelVersion] = []
+    for name in [model] if model is not None else store.model_names():
+        if query.filter.accepts("name", name):
+            found += _matching_versions(store, name, query.filter)
+    return query.page(query.sort(found))
+
+
+def _matching_versions(store: Store, name: str, filter_: Filter) -> list[ModelVersion]:
+    """The live versions of ``name`` that pass ``filter_``. Conditions on the version number
+    and the aliases are tested before a version file is read; each file is read once."""
+    from mreg.store.records import VersionRecord
+
+    held: dict[int, tuple[str, ...]] = {}
+    for alias, number in sorted(store.aliases(name).items()):
+        held[number] = (*held.get(number, ()), alias)
+    numbers = [
+        n
+        for n in store.version_numbers(name)
+        if filter_.accepts("version_number", n) and filter_.accepts("alias", held.get(n, ()))
+    ]
+    result = []
+    for number, record in store.versions(name, numbers):
+        if isinstance(record, VersionRecord):
+            mv = record.entity(name, number, held.get(number, ()))
+            if filter_.matches(mv, checked=["name", "version_number", "alias"]):
+                result.append(mv)
+    return result

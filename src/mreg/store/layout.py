@@ -32,6 +32,11 @@ GITATTRIBUTES = ".gitattributes"
 LOCK = "lock"
 # Top-level folders and files that hold no registry state: never committed, left out of diffs.
 LOCAL_ENTRIES = ("lock", "tmp", "trash", "cache")
+# Everything mreg writes at the top of the store, and in a model's folder.
+STORE_ENTRIES = frozenset(
+    {CONFIG, GITIGNORE, GITATTRIBUTES, LOCK, "tmp", "trash", "cache", "objects", "models", "history"}
+)
+MODEL_ENTRIES = frozenset({"model.toml", "versions", "aliases", "history"})
 # The folders whose files are records (what `mreg diff` and `mreg merge` compare).
 RECORD_FOLDERS = ("models", "history")
 

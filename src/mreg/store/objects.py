@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from mreg import names
 from mreg.entities import Artifact, ArtifactFile
 from mreg.errors import AlreadyExists, IntegrityError, InvalidInput, NotFound, StoreError
 from mreg.store import files
@@ -244,6 +245,17 @@ def entries_of(artifact: Artifact) -> list[FileEntry]:
     return [FileEntry(f.path, f.sha256, f.size) for f in artifact.files]
 
 
+_URI_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
+
+
+def is_uri(source: str) -> bool:
+    """Whether ``source`` names a remote artifact (recorded as a reference, never copied)."""
+    scheme, sep, _ = source.partition("://")
+    if sep and len(scheme) > 1 and scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
+        return True
+    return source.startswith(_URI_SCHEMES)
+
+
 class ObjectStore:
     """The store's own blobs (``objects/sha256/``) and everything done with an artifact's bytes:
     storing a file or folder (hash while copying), handing out a local path, verified copies out,
@@ -263,6 +275,24 @@ class ObjectStore:
 
     def hash_blob(self, sha256: str) -> str:
         return hash_blob(self.layout, sha256)
+
+    def store_source(
+        self, source: str | os.PathLike[str], progress: Progress | None = None
+    ) -> tuple[Artifact, str, Path | None]:
+        """What ``register SOURCE`` records: (artifact, source as given, local path or None). A URI
+        is recorded as a reference; a local file or folder is copied in (``store``)."""
+        text = os.fspath(source)
+        if not isinstance(text, str) or not text:
+            raise InvalidInput("source must not be empty")
+        names.validate_text(text, "source", names.SOURCE_MAX)
+        if is_uri(text):
+            return Artifact(kind="uri", uri=text), text, None
+        path = Path(text)
+        real = Path(os.path.realpath(path))
+        root = self.layout.root
+        if real == root or root in real.parents:
+            raise InvalidInput(f"source {text} is inside the store; register a file or folder outside .mreg/")
+        return self.store(path, progress), text, path
 
     def store(self, path: Path, progress: Progress | None = None) -> Artifact:
         """Copy a local file or folder into the object store; the artifact that records it."""
@@ -318,14 +348,13 @@ class ObjectStore:
             raise
         return dest
 
-    def first_corrupt_file(self, artifact: Artifact) -> tuple[ArtifactFile, str] | None:
-        """Re-hash every blob of an artifact: the first file whose blob does not match, with
-        what it hashes to; None when all match."""
+    def verify(self, artifact: Artifact, what: str) -> None:
+        """Re-hash every blob of an artifact (of ``what``, for the message); IntegrityError on
+        the first that does not match."""
         for entry in artifact.files:
             actual = self.hash_blob(entry.sha256)
             if actual != entry.sha256:
-                return entry, actual
-        return None
+                raise IntegrityError(f"object of {entry.path!r} in {what} is corrupt (sha256 {actual[:12]}…)")
 
 
 def _replace(tmp: Path, target: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mreg import names
 from mreg.entities import Event
-from mreg.errors import MregError, NotFound, StoreError
+from mreg.errors import AlreadyExists, MregError, NotFound, StoreError
 from mreg.store import files
 from mreg.store.layout import STORE_DIRNAME, Layout, event_id_from_filename, version_from_filename
 from mreg.store.lock import ObjectsPin, StoreLock, lock_timeout_from_env
@@ -194,6 +194,14 @@ class Store:
             ):
                 return existing
         return None
+
+    def refuse_case_twin(self, name: str, *, ignore: str | None = None) -> None:
+        """AlreadyExists when another model's name equals ``name`` but for case."""
+        other = self.name_taken_ignoring_case(name, ignore=ignore)
+        if other is not None:
+            raise AlreadyExists(
+                f"model {other!r} already exists; names that differ only in case may not coexist"
+            )
 
     def model_folders_in_other_case(self, name: str) -> list[str]:
         """Folders named ``name`` but for case (an interrupted create under another case)."""
