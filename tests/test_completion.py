@@ -158,8 +158,8 @@ def test_broken_store_gives_no_candidates_instead_of_an_error(
 ) -> None:  # type: ignore[no-untyped-def]
     broken = Registry(shutil.copytree(store.root, tmp_path / "broken" / ".mreg"))
     monkeypatch.setenv("MREG_STORE", str(broken.root))
-    broken.layout.version_file("fraud", 2).write_text("<<<<<<< HEAD\n")
-    broken.layout.alias_file("fraud", "champion").write_text("not toml [")
+    broken.store.layout.version_file("fraud", 2).write_text("<<<<<<< HEAD\n")
+    broken.store.layout.alias_file("fraud", "champion").write_text("not toml [")
     assert answer("mreg alias set fraud champion ") == []
     assert answer("mreg resolve fraud@") == []
     assert answer("mreg models show f") == ["plain,fraud"]  # what can still be read is offered

@@ -19,7 +19,7 @@ def test_a_symlink_planted_between_two_listings_is_refused(
     assert [v.version for v in registry.list_model_versions("m")] == [1]
     outside = tmp_path / "outside"
     outside.mkdir()
-    versions = registry.layout.versions_dir("m")
+    versions = registry.store.layout.versions_dir("m")
     os.rename(versions, outside / "versions")
     os.symlink(outside / "versions", versions)
     with pytest.raises(StoreError, match="symlink"):
@@ -30,8 +30,8 @@ def test_within_a_scan_folders_are_checked_once(registry: Registry, monkeypatch:
     calls: list[str] = []
     real_lstat = os.lstat
     monkeypatch.setattr(files.os, "lstat", lambda p: calls.append(os.fspath(p)) or real_lstat(p))
-    target = registry.layout.versions_dir("m") / "1.toml"
-    registry.layout.versions_dir("m").mkdir(parents=True)
+    target = registry.store.layout.versions_dir("m") / "1.toml"
+    registry.store.layout.versions_dir("m").mkdir(parents=True)
     with files.scanning():
         files.ensure_no_symlink(registry.root, target)
         first = len(calls)

@@ -33,7 +33,7 @@ def found(findings: list[Finding]) -> set[tuple[str, str, str]]:
 
 
 def blob_of(registry: Registry, name: str, version: int) -> Path:
-    return registry.layout.blob(registry.get_model_version(name, version).artifact.files[0].sha256)
+    return registry.store.layout.blob(registry.get_model_version(name, version).artifact.files[0].sha256)
 
 
 def test_a_sound_store_has_no_findings(store: Registry, cli: Cli) -> None:
@@ -196,7 +196,7 @@ def test_gc_leaves_objects_alone_while_a_registration_is_in_flight(store: Regist
     store.delete_model_version("m", 2)
     (store.root / "tmp" / ".blob.1a2b3c4d.tmp").write_bytes(b"being copied")
     (store.root / "models/m/versions/.4.toml.1a2b3c4d.tmp").write_text("status = ")
-    with ObjectsPin(store.root, store.layout.pin).shared():  # what create_model_version holds
+    with store.store.pin.shared():  # what create_model_version holds
         report = store.gc(delete=True)
     assert {f.kind for f in report.kept} == {"unreferenced-object", "tmp"}
     assert {f.kind for f in report.removed} == {"temp-file"}
@@ -211,7 +211,7 @@ def test_a_registration_holds_the_pin_until_its_version_is_written(
     original = Registry._event
 
     def event(self: Registry, *args: object, **kwargs: object) -> object:
-        with ObjectsPin(store.root, store.layout.pin).exclusive_if_free() as free:
+        with store.store.pin.exclusive_if_free() as free:
             seen.append(free)
         return original(self, *args, **kwargs)  # type: ignore[arg-type]
 
@@ -385,11 +385,11 @@ def test_a_checkout_without_objects(isolated: Path, cli: Cli) -> None:
     assert cli("--store", str(isolated / "clone"), "fsck").exit_code == 0
     assert {f.kind for f in clone.fsck(full=True)} == {"missing-object"}  # asked to check the bytes
     # With one object present, a missing one is damage again.
-    shutil.copytree(repo.registry.layout.objects, clone.layout.objects, dirs_exist_ok=True)
+    shutil.copytree(repo.registry.store.layout.objects, clone.store.layout.objects, dirs_exist_ok=True)
     assert clone.fsck(full=True) == []
-    for blob in clone.layout.objects.rglob("*"):
+    for blob in clone.store.layout.objects.rglob("*"):
         if blob.is_file():
             blob.unlink()
-    (clone.layout.objects / "00").mkdir()
-    (clone.layout.objects / "00" / ("0" * 62)).write_bytes(b"another object")
+    (clone.store.layout.objects / "00").mkdir()
+    (clone.store.layout.objects / "00" / ("0" * 62)).write_bytes(b"another object")
     assert {f.kind for f in clone.fsck()} == {"missing-object", "unreferenced-object"}

@@ -381,7 +381,7 @@ def test_file_modes_respect_the_umask(tmp_path: Path, model_file: Path, model_di
         registry.artifact_path(registry.get_model_version("m", 2))
     finally:
         os.umask(old)
-    blobs = registry.layout.objects
+    blobs = registry.store.layout.objects
     seen = 0
     for folder, dirnames, filenames in os.walk(registry.root):
         for name in dirnames:

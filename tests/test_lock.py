@@ -193,7 +193,7 @@ def test_other_lock_errors_are_not_swallowed(with_version: Registry, monkeypatch
 
 
 def test_the_timeout_error_names_the_file_and_what_to_do(registry: Registry) -> None:
-    lock = StoreLock(registry.layout.lock, 1.5)
+    lock = StoreLock(registry.store.layout.lock, 1.5)
     message = str(lock._timeout_error())
     assert "1.5s" in message and "lock" in message and "MREG_LOCK_TIMEOUT" in message
 

@@ -311,7 +311,7 @@ def test_register_hashes_copies_and_asks_git_before_taking_the_lock(
 
         return spy
 
-    versions_dir = str(registry.layout.versions_dir("fraud"))
+    versions_dir = str(registry.store.layout.versions_dir("fraud"))
 
     def listdir(path: Any) -> list[str]:
         if os.fspath(path) == versions_dir:

@@ -24,32 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from mreg import gitinfo
-from mreg.entities import Event
+from mreg.entities import Change, Event
 from mreg.errors import StoreError
 from mreg.store import files
 from mreg.store.layout import RECORD_FOLDERS, Layout, parse_rel
 from mreg.store.records import AliasRecord, AnyVersion, ModelRecord, VersionRecord, parse_event, parse_version
 
 _UNKNOWN: Any = object()  # a record whose file is the same on both sides: not read
-
-
-@dataclass(frozen=True)
-class Change:
-    """One registry-level change. ``action`` uses the history's vocabulary (``alias_moved``,
-    ``version_registered`` …); ``user`` and ``message`` come from the event that explains it."""
-
-    action: str
-    model: str
-    version: int | None = None
-    alias: str | None = None
-    key: str | None = None
-    old: str | int | None = None
-    new: str | int | None = None
-    user: str | None = None
-    message: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)

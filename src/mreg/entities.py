@@ -72,8 +72,31 @@ class Lineage:
         }
 
 
+class _Timed:
+    """MLflow's epoch-millisecond times, from the ``created_at``/``updated_at`` fields."""
+
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def creation_timestamp(self) -> int:
+        return int(self.created_at.timestamp() * 1000)
+
+    @property
+    def last_updated_timestamp(self) -> int:
+        return int(self.updated_at.timestamp() * 1000)
+
+    def _times(self) -> dict[str, Any]:
+        return {
+            "creation_timestamp": self.creation_timestamp,
+            "last_updated_timestamp": self.last_updated_timestamp,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
 @dataclass(frozen=True)
-class ModelVersion:
+class ModelVersion(_Timed):
     name: str
     version: int
     source: str
@@ -90,22 +113,11 @@ class ModelVersion:
     aliases: tuple[str, ...] = ()
     lineage: Lineage = field(default_factory=Lineage)
 
-    @property
-    def creation_timestamp(self) -> int:
-        return int(self.created_at.timestamp() * 1000)
-
-    @property
-    def last_updated_timestamp(self) -> int:
-        return int(self.updated_at.timestamp() * 1000)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "version": self.version,
-            "creation_timestamp": self.creation_timestamp,
-            "last_updated_timestamp": self.last_updated_timestamp,
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
+            **self._times(),
             "user_id": self.user_id,
             "current_stage": self.current_stage,
             "description": self.description,
@@ -121,7 +133,7 @@ class ModelVersion:
 
 
 @dataclass(frozen=True)
-class RegisteredModel:
+class RegisteredModel(_Timed):
     name: str
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -131,21 +143,10 @@ class RegisteredModel:
     aliases: dict[str, int] = field(default_factory=dict)
     latest_versions: tuple[ModelVersion, ...] = ()
 
-    @property
-    def creation_timestamp(self) -> int:
-        return int(self.created_at.timestamp() * 1000)
-
-    @property
-    def last_updated_timestamp(self) -> int:
-        return int(self.updated_at.timestamp() * 1000)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "creation_timestamp": self.creation_timestamp,
-            "last_updated_timestamp": self.last_updated_timestamp,
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
+            **self._times(),
             "created_by": self.created_by,
             "description": self.description,
             "tags": dict(self.tags),
@@ -154,13 +155,12 @@ class RegisteredModel:
         }
 
 
-@dataclass(frozen=True)
-class Event:
-    """One change to the registry. ``id`` is the event file's name: it sorts in time order."""
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """What changed in the registry, in the history's vocabulary (``action`` is ``alias_moved``,
+    ``version_registered`` …): what an event records, and what ``mreg diff`` finds between two
+    revisions (``user`` and ``message`` from the event that explains it, when there is one)."""
 
-    id: str
-    time: dt.datetime
-    user: str
     action: str
     model: str
     version: int | None = None
@@ -168,8 +168,32 @@ class Event:
     key: str | None = None
     old: str | int | None = None
     new: str | int | None = None
-    reason: str | None = None
+    user: str | None = None
     message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "model": self.model,
+            "version": self.version,
+            "alias": self.alias,
+            "key": self.key,
+            "old": self.old,
+            "new": self.new,
+            "user": self.user,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event(Change):
+    """One change to the registry, recorded: ``id`` is the event file's name, and sorts in time
+    order."""
+
+    id: str
+    time: dt.datetime
+    user: str
+    reason: str | None = None
     git_commit: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -149,7 +149,7 @@ class Scan:
         except (FileNotFoundError, NotADirectoryError):
             return []
 
-    def read_toml(self, path: Path) -> dict[str, Any]:
+    def read_toml(self, path: Path) -> files.TomlTable:
         return files.read_toml(self.root, path)
 
     def live_versions(self) -> Iterator[tuple[ModelScan, int, VersionRecord]]:

@@ -44,6 +44,7 @@ from mreg import gitinfo, history
 from mreg.entities import Event
 from mreg.errors import Conflict, InvalidInput, NotFound, StoreError
 from mreg.store import files, layout
+from mreg.store.files import TomlTable
 from mreg.store.layout import parse_rel, version_from_filename
 from mreg.store.records import (
     STATUS_DELETED,
@@ -51,7 +52,6 @@ from mreg.store.records import (
     ModelRecord,
     Record,
     Tombstone,
-    TomlTable,
     VersionRecord,
     parse_event,
     parse_version,

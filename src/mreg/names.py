@@ -145,3 +145,13 @@ def parse_key_value(item: str) -> tuple[str, str]:
     if not sep:
         raise InvalidInput(f"expected KEY=VALUE, got {_show(item)}")
     return validate_tag_key(key), validate_tag_value(value)
+
+
+MESSAGE_MAX = 10_000
+
+
+def validate_message(message: str | None) -> str | None:
+    """A change's ``-m`` message: None when empty."""
+    if message is None or message == "":
+        return None
+    return validate_text(message, "message", MESSAGE_MAX)

@@ -9,6 +9,7 @@ file; this module decides what changes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -27,17 +28,8 @@ if TYPE_CHECKING:  # imported by the methods that need them: no other command pa
     from mreg.gc import GcReport
     from mreg.gitmerge import MergePlan
     from mreg.search import PagedList
-    from mreg.store.layout import Layout
-
-MESSAGE_MAX = 10_000
 
 locate_store, init_store = store.locate, store.init  # also exported by mreg
-
-
-def _check_message(message: str | None) -> str | None:
-    if message is None or message == "":
-        return None
-    return names.validate_text(message, "message", MESSAGE_MAX)
 
 
 class Registry:
@@ -63,10 +55,6 @@ class Registry:
         """The ``.mreg`` folder."""
         return self.store.root
 
-    @property
-    def layout(self) -> Layout:
-        return self.store.layout
-
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
 
@@ -85,17 +73,17 @@ class Registry:
         self, name: str, aliases: dict[str, int], stages: Iterable[str] | None = None
     ) -> list[ModelVersion]:
         wanted = set(names.STAGES if stages is None else (names.canonical_stage(s) for s in stages))
-        found: dict[str, ModelVersion] = {}
-        for number, record in self.store.live_versions_descending(name):
-            if record.stage in wanted and record.stage not in found:
-                found[record.stage] = self._version_entity(name, number, record, aliases)
-                if len(found) == len(wanted):
-                    break
-        return sorted(found.values(), key=lambda mv: mv.version)
+        return [
+            self._version_entity(name, *found, aliases) for found in self.store.latest_per_stage(name, wanted)
+        ]
 
-    def _registered_model(self, name: str, record: ModelRecord) -> RegisteredModel:
+    def _registered_model(
+        self, name: str, record: ModelRecord, *, newest_only: bool = False
+    ) -> RegisteredModel:
         aliases = self.store.aliases(name)
-        return record.entity(name, aliases, tuple(self._latest_per_stage(name, aliases)))
+        newest = [next(self.store.live_versions_descending(name), None)] if newest_only else []
+        latest = [self._version_entity(name, *v, aliases) for v in newest if v is not None]
+        return record.entity(name, aliases, tuple(latest or self._latest_per_stage(name, aliases)))
 
     def model_names(self) -> list[str]:
         """Every registered model's name, sorted."""
@@ -115,7 +103,7 @@ class Registry:
         names.validate_model_name(name)
         tags = names.validate_tags(tags)
         description = names.validate_text(description or "", "description")
-        message = _check_message(message)
+        message = names.validate_message(message)
         with self.store.locked():
             self._create_model_locked(name, tags, description, message)
         return self.get_registered_model(name)
@@ -126,10 +114,7 @@ class Registry:
         if self.store.has_model(name):
             raise AlreadyExists(f"model {name!r} already exists")
         self.store.refuse_case_twin(name)
-        for existing in self.store.model_folders_in_other_case(name):
-            # The folder of an interrupted create under another case (no model.toml, or the
-            # check above would have refused): on macOS and Windows it is this model's folder.
-            self.store.trash_model_folder(existing, history.event_id(history.now()))
+        self.store.trash_other_case_folders(name, history.event_id(history.now()))
         when = history.now()
         user = history.current_user()
         self.store.write_model(name, ModelRecord(when, user, when, description, tags))
@@ -151,7 +136,7 @@ class Registry:
         """Rename a model; its versions, aliases, tags and history move with it (one folder rename)."""
         names.validate_model_name(name)
         names.validate_model_name(new_name)
-        message = _check_message(message)
+        message = names.validate_message(message)
         with self.store.locked():
             record = self.store.model(name)
             if new_name == name:
@@ -170,7 +155,7 @@ class Registry:
         """Replace a model's description (Markdown)."""
         names.validate_model_name(name)
         description = names.validate_text(description or "", "description")
-        message = _check_message(message)
+        message = names.validate_message(message)
         with self.store.locked():
             record = self.store.model(name)
             if record.description != description:
@@ -182,7 +167,7 @@ class Registry:
         """Delete a model with all its versions, aliases and history (its name becomes free).
         The deletion itself is recorded in the store-level history."""
         names.validate_model_name(name)
-        message = _check_message(message)
+        message = names.validate_message(message)
         with self.store.locked():
             self.store.model(name)
             live = sum(1 for _ in self.store.live_versions_descending(name))
@@ -203,7 +188,7 @@ class Registry:
     ) -> None:
         """Set several tags of a model in one step."""
         names.validate_model_name(name)
-        self._change_tags(name, None, names.validate_tags(tags), [], _check_message(message))
+        self._change_tags(name, None, names.validate_tags(tags), [], names.validate_message(message))
 
     def delete_registered_model_tag(self, name: str, key: str, *, message: str | None = None) -> None:
         self.delete_registered_model_tags(name, [key], message=message)
@@ -213,7 +198,9 @@ class Registry:
     ) -> None:
         """Delete tags of a model; a key that is not set is not an error."""
         names.validate_model_name(name)
-        self._change_tags(name, None, {}, [names.validate_tag_key(k) for k in keys], _check_message(message))
+        self._change_tags(
+            name, None, {}, [names.validate_tag_key(k) for k in keys], names.validate_message(message)
+        )
 
     def _change_tags(
         self, name: str, version: int | None, new: dict[str, str], gone: list[str], message: str | None
@@ -265,7 +252,7 @@ class Registry:
         run_link = names.validate_text(run_link or "", "run link", names.SOURCE_MAX)
         description = names.validate_text(description or "", "description")
         alias_list = list(dict.fromkeys(names.validate_alias(a) for a in aliases))
-        message = _check_message(message)
+        message = names.validate_message(message)
         # Refuse what the locked step below would refuse before copying the artifact in, so that a
         # failed register leaves no blob behind; the locked step checks again.
         history.current_user()
@@ -333,7 +320,7 @@ class Registry:
         names.validate_model_name(name)
         number = names.validate_version(version)
         description = names.validate_text(description or "", "description")
-        message = _check_message(message)
+        message = names.validate_message(message)
         with self.store.locked():
             record = self.store.live_version(name, number)
             if record.description != description:
@@ -353,7 +340,7 @@ class Registry:
         that keeps the number from being used again."""
         names.validate_model_name(name)
         number = names.validate_version(version)
-        message = _check_message(message)
+        message = names.validate_message(message)
         with self.store.locked():
             record = self.store.live_version(name, number)
             for alias, target in self.store.aliases(name).items():
@@ -389,7 +376,7 @@ class Registry:
     ) -> None:
         names.validate_model_name(name)
         number = names.validate_version(version)
-        self._change_tags(name, number, names.validate_tags(tags), [], _check_message(message))
+        self._change_tags(name, number, names.validate_tags(tags), [], names.validate_message(message))
 
     def delete_model_version_tag(
         self, name: str, version: int | str, key: str, *, message: str | None = None
@@ -402,7 +389,7 @@ class Registry:
         names.validate_model_name(name)
         number = names.validate_version(version)
         keys = [names.validate_tag_key(k) for k in keys]
-        self._change_tags(name, number, {}, keys, _check_message(message))
+        self._change_tags(name, number, {}, keys, names.validate_message(message))
 
     # ------------------------------------------------------------------------------------ stages
 
@@ -422,7 +409,7 @@ class Registry:
         stage = names.canonical_stage(stage)
         if archive_existing_versions and stage not in ("Staging", "Production"):
             raise InvalidInput("archive_existing_versions applies only to the Staging and Production stages")
-        message = _check_message(message)
+        message = names.validate_message(message)
         with self.store.locked():
             record = self.store.live_version(name, number)
             if archive_existing_versions:
@@ -475,7 +462,7 @@ class Registry:
         number = names.validate_version(version)
         if expect is not None and expect != 0:
             expect = names.validate_version(expect)
-        message = _check_message(message)
+        message = names.validate_message(message)
         with self.store.locked():
             self.store.live_version(name, number)
             current = self.store.aliases(name)
@@ -510,7 +497,7 @@ class Registry:
         """Remove an alias; removing one that does not exist is not an error."""
         names.validate_model_name(name)
         names.validate_alias(alias)
-        message = _check_message(message)
+        message = names.validate_message(message)
         with self.store.locked():
             self.store.model(name)
             current = self.store.aliases(name)
@@ -605,10 +592,27 @@ class Registry:
         by ``order_by`` (default ``["name ASC"]``), one page of at most ``max_results`` (up to
         1000); the result's ``token`` fetches the next page. Only the models of the page are
         read in full (aliases, latest versions)."""
+        return self.list_registered_models_page(
+            filter_string, max_results, order_by, page_token, newest_only=False
+        )
+
+    @files.scanning()
+    def list_registered_models_page(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+        *,
+        newest_only: bool = True,
+    ) -> PagedList[RegisteredModel]:
+        """``search_registered_models`` for listings: ``latest_versions`` holds only the newest
+        live version, so one version file is read per model instead of all of them."""
         from mreg import search
 
         query = search.ModelSearch(filter_string, max_results, order_by, page_token)
-        return search.find_models(self.store, query, self._registered_model)
+        build = functools.partial(self._registered_model, newest_only=newest_only)
+        return search.find_models(self.store, query, build)
 
     @files.scanning()
     def search_model_versions(

@@ -8,7 +8,8 @@ import typer
 
 from mreg.cli.common import Json, options
 from mreg.cli.output import emit_json, emit_line, message, stdout_is_terminal
-from mreg.diff import Change, RegistryDiff, diff_revisions
+from mreg.diff import RegistryDiff, diff_revisions
+from mreg.entities import Change
 from mreg.store.store import locate
 
 # How each change reads, and whether it adds, removes or modifies (for colour on a terminal).

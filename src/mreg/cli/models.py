@@ -66,7 +66,10 @@ def list_models(
 
       mreg models list --filter "name LIKE 'fraud%'" -q
     """
-    models = open_registry(ctx).search_registered_models(filter_string, max_results, order_by, page_token)
+    # The table shows each model's newest version only: read one version file, not all of them.
+    models = open_registry(ctx).list_registered_models_page(
+        filter_string, max_results, order_by, page_token, newest_only=not as_json
+    )
     if as_json:
         emit_json({"registered_models": [m.to_dict() for m in models], "next_page_token": models.token})
         return

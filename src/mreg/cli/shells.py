@@ -152,9 +152,11 @@ def split_line(text: str) -> tuple[list[str], str]:
     return words[1:-1], words[-1] if len(words) > 1 else ""
 
 
-def raw_last_word(text: str) -> str:
-    """The last word of a command line as typed (quotes and backslashes kept)."""
-    start, quote, escaped = 0, "", False
+def _unquoted(text: str) -> tuple[list[tuple[int, str]], str]:
+    """The characters of ``text`` that stand outside quotes and escapes, with their index (an
+    opening quote included), and the quote still open at the end ("" when none)."""
+    found: list[tuple[int, str]] = []
+    quote, escaped = "", False
     for i, ch in enumerate(text):
         if escaped:
             escaped = False
@@ -163,9 +165,18 @@ def raw_last_word(text: str) -> str:
         elif quote:
             if ch == quote:
                 quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch in " \t\n":
+        else:
+            found.append((i, ch))
+            if ch in "'\"":
+                quote = ch
+    return found, quote
+
+
+def raw_last_word(text: str) -> str:
+    """The last word of a command line as typed (quotes and backslashes kept)."""
+    start = 0
+    for i, ch in _unquoted(text)[0]:
+        if ch in " \t\n":
             start = i + 1
     return text[start:]
 
@@ -174,17 +185,11 @@ def readline_head(raw_word: str, wordbreaks: str) -> tuple[str, str]:
     """Split what readline keeps from what it replaces: bash completes only the text after the
     last word-break character (``models:/fr`` → ``/fr``), from the last ``@`` (``models:/fraud@ch``
     → ``@ch``), or after an opening quote. Returns (the kept head, the open quote or "")."""
-    start, quote, escaped = 0, "", False
-    for i, ch in enumerate(raw_word):
-        if escaped:
-            escaped = False
-        elif ch == "\\" and quote != "'":
-            escaped = True
-        elif quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote, start = ch, i + 1
+    start = 0
+    found, quote = _unquoted(raw_word)
+    for i, ch in found:
+        if ch in "'\"":
+            start = i + 1
         elif ch in wordbreaks:
             start = i if ch in _SPECIAL_PREFIXES else i + 1
     return raw_word[:start], quote

@@ -28,6 +28,9 @@ import tomli_w
 
 from mreg.errors import StoreError
 
+# A parsed TOML document, before ``store.records`` checks it and gives it a type: only the
+# readers and the writer of this module and the records' parse/to_toml handle one.
+TomlTable = dict[str, Any]
 MAX_METADATA_BYTES = 1024 * 1024
 TEMP_SUFFIX = ".tmp"
 _TEMP_STEM_MAX = 255 - len(".") - len(".12345678") - len(TEMP_SUFFIX)
@@ -200,7 +203,7 @@ def read_bytes(root: Path, path: Path, limit: int = MAX_METADATA_BYTES) -> bytes
     return data
 
 
-def parse_toml(path: Path, data: bytes) -> dict[str, Any]:
+def parse_toml(path: Path, data: bytes) -> TomlTable:
     """Parse TOML bytes, with errors that name ``path`` and the line."""
     try:
         text = data.decode("utf-8")
@@ -252,14 +255,14 @@ def line_of_key(path: Path | str, key: str, table: str | None = None) -> int | N
     return None
 
 
-def read_toml(root: Path, path: Path) -> dict[str, Any]:
+def read_toml(root: Path, path: Path) -> TomlTable:
     """The single TOML reader of the store. Raises FileNotFoundError when missing."""
     return parse_toml(path, read_bytes(root, path))
 
 
 def read_toml_many(
     root: Path, folder: Path, filenames: Iterable[str], *, errors: bool = False
-) -> Iterator[tuple[str, dict[str, Any] | StoreError | None]]:
+) -> Iterator[tuple[str, TomlTable | StoreError | None]]:
     """Read many TOML files of one folder, as ``read_toml`` would (None for a file that does
     not exist). The folder is checked for symlinks once and each file is opened relative to it
     without following a symlink: a search over 10,000 versions pays one open and one read each.
@@ -293,8 +296,8 @@ def read_toml_many(
 
 
 def _read_one(
-    dir_fd: int, folder: Path, filename: str, parse_simple: Callable[[str], dict[str, Any] | None]
-) -> dict[str, Any] | None:
+    dir_fd: int, folder: Path, filename: str, parse_simple: Callable[[str], TomlTable | None]
+) -> TomlTable | None:
     try:
         fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError as err:
@@ -333,7 +336,7 @@ def _read_whole_file(fd: int, folder: Path, filename: str) -> bytes:
     return b"".join(chunks)
 
 
-def read_toml_or_none(root: Path, path: Path) -> dict[str, Any] | None:
+def read_toml_or_none(root: Path, path: Path) -> TomlTable | None:
     try:
         return read_toml(root, path)
     except FileNotFoundError:

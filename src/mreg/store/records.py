@@ -15,19 +15,17 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mreg.entities import Artifact, ArtifactFile, Event, Lineage, ModelVersion, RegisteredModel
 from mreg.errors import StoreError
 from mreg.names import STAGES, VERSION_MAX
-from mreg.store.files import display_path, line_of_key
+from mreg.store.files import TomlTable, display_path, line_of_key
 from mreg.store.layout import FORMAT
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 STATUS_READY = "READY"
 STATUS_DELETED = "DELETED"
-
-TomlTable = dict[str, Any]
 
 
 class RecordReader:
@@ -52,7 +50,6 @@ class RecordReader:
         within: TomlTable | None = None,
     ) -> Any:
         source = self.record if within is None else within
-        table = None if within is None else self._table_name(within)
         if key not in source:
             if required and not self.record:
                 raise StoreError(f"{display_path(self.path)}:1: the file is empty")
@@ -61,16 +58,18 @@ class RecordReader:
             return default
         value = source[key]
         if kind is int and isinstance(value, bool):
-            raise self.fail(f"'{key}' must be an integer", key, table)
+            raise self.fail(f"'{key}' must be an integer", key, self._table_name(within))
         if not isinstance(value, kind):
-            raise self.fail(f"'{key}' must be {_kind_name(kind)}", key, table)
+            raise self.fail(f"'{key}' must be {_kind_name(kind)}", key, self._table_name(within))
         if isinstance(value, dt.datetime):
             if value.tzinfo is None:
-                raise self.fail(f"'{key}' must carry a UTC offset", key, table)
+                raise self.fail(f"'{key}' must carry a UTC offset", key, self._table_name(within))
             return value.astimezone(dt.UTC)
         return value
 
-    def _table_name(self, table: TomlTable) -> str | None:
+    def _table_name(self, table: TomlTable | None) -> str | None:
+        if table is None:
+            return None
         for name, value in self.record.items():
             if value is table:
                 return name
@@ -357,6 +356,87 @@ def _read_lineage(r: RecordReader) -> Lineage:
 
 def parse_version(path: Path | str, raw: TomlTable) -> AnyVersion:
     """A version file: a ``VersionRecord``, or a ``Tombstone`` once the version is deleted."""
+    fast = _fast_version(raw)
+    return fast if fast is not None else _checked_version(path, raw)
+
+
+_VERSION_KEYS = frozenset(
+    {"status", "created_at", "created_by", "updated_at", "source", "run_id", "run_link", "stage"}
+    | {"description", "artifact", "lineage", "tags"}
+)
+_ARTIFACT_KEYS = frozenset({"kind", "digest", "size", "uri", "files"})
+_LINEAGE_KEYS = {"git_commit": str, "git_branch": str, "git_dirty": bool, "source_path": str}
+
+
+def _utc(value: object) -> dt.datetime | None:
+    if type(value) is dt.datetime and value.tzinfo is not None:
+        return value.astimezone(dt.UTC)
+    return None
+
+
+def _fast_version(raw: TomlTable) -> VersionRecord | None:
+    """The record of a live version file exactly as the writer produces it, or None for
+    anything else (tombstones, other key sets, any doubt): ``_checked_version`` then reads it,
+    with the same result for a good file and an error naming the line for a bad one. Listings
+    read thousands of version files, and this takes a third of the time."""
+    if raw.get("status") != STATUS_READY or not raw.keys() <= _VERSION_KEYS:
+        return None
+    created_at, updated_at = _utc(raw.get("created_at")), _utc(raw.get("updated_at"))
+    created_by, source = raw.get("created_by"), raw.get("source", "")
+    run_id, run_link = raw.get("run_id", ""), raw.get("run_link", "")
+    stage, description = raw.get("stage", "None"), raw.get("description", "")
+    tags, artifact, lineage = raw.get("tags", {}), raw.get("artifact"), raw.get("lineage", {})
+    if (
+        created_at is None
+        or updated_at is None
+        or not all(type(v) is str for v in (created_by, source, run_id, run_link, description))
+        or stage not in STAGES
+        or type(tags) is not dict
+        or not all(type(v) is str for v in tags.values())
+        or type(artifact) is not dict
+        or not artifact.keys() <= _ARTIFACT_KEYS
+        or type(lineage) is not dict
+        or not all(k in _LINEAGE_KEYS and type(v) is _LINEAGE_KEYS[k] for k, v in lineage.items())
+    ):
+        return None
+    kind, files = artifact.get("kind"), artifact.get("files")
+    if kind not in ("file", "directory") or type(files) is not list or not files:
+        return None  # references (kind = "uri") and anything odd take the checked path
+    digest, size = artifact.get("digest"), artifact.get("size")
+    if type(digest) is not str or type(size) is not int or not digest.startswith("sha256:"):
+        return None
+    if not _HEX64.fullmatch(digest[7:]) or (kind == "file" and len(files) != 1):
+        return None
+    entries = []
+    for item in files:
+        if type(item) is not dict or item.keys() != {"path", "sha256", "size"}:
+            return None
+        rel, sha, file_size = item["path"], item["sha256"], item["size"]
+        if type(rel) is not str or type(sha) is not str or type(file_size) is not int:
+            return None
+        parts = rel.split("/")
+        if "\\" in rel or "\x00" in rel or "" in parts or "." in parts or ".." in parts:
+            return None
+        hexpart = sha[7:] if sha.startswith("sha256:") else sha
+        if not _HEX64.fullmatch(hexpart):
+            return None
+        entries.append(ArtifactFile(rel, hexpart, file_size))
+    return VersionRecord(
+        created_at=created_at,
+        created_by=cast(str, created_by),
+        updated_at=updated_at,
+        source=source,
+        artifact=Artifact(kind=kind, digest=digest[7:], size=size, files=tuple(entries)),
+        run_id=run_id,
+        run_link=run_link,
+        stage=stage,
+        description=description,
+        lineage=Lineage(**lineage),
+        tags=dict(tags),
+    )
+
+
+def _checked_version(path: Path | str, raw: TomlTable) -> AnyVersion:
     r = RecordReader(path, raw)
     status = r.get("status", str, required=True)
     created_at = r.get("created_at", dt.datetime, required=True)
@@ -372,7 +452,7 @@ def parse_version(path: Path | str, raw: TomlTable) -> AnyVersion:
         raise r.fail(f"unknown stage {stage!r}", "stage")
     return VersionRecord(
         created_at=created_at,
-        created_by=created_by,
+        created_by=cast(str, created_by),
         updated_at=updated_at,
         source=source,
         run_id=r.get("run_id", str, default=""),

@@ -203,12 +203,14 @@ class Store:
                 f"model {other!r} already exists; names that differ only in case may not coexist"
             )
 
-    def model_folders_in_other_case(self, name: str) -> list[str]:
-        """Folders named ``name`` but for case (an interrupted create under another case)."""
+    def trash_other_case_folders(self, name: str, stamp: str) -> None:
+        """Before creating ``name``: move to trash the folders named like it but for case. Each
+        is the folder of an interrupted create (without model.toml, or ``refuse_case_twin``
+        would have refused), and on macOS and Windows it is this model's folder."""
         folded = name.casefold()
-        return [
-            f for f in files.list_dir(self.root, self.layout.models) if f != name and f.casefold() == folded
-        ]
+        for folder in files.list_dir(self.root, self.layout.models):
+            if folder != name and folder.casefold() == folded:
+                self.trash_model_folder(folder, stamp)
 
     def write_model(self, name: str, record: ModelRecord) -> None:
         files.write_toml_atomic(self.root, self.layout.model_file(name), record.to_toml())
@@ -288,6 +290,16 @@ class Store:
                 if isinstance(record, VersionRecord):
                     yield number, record
             start, size = start + size, min(size * 4, 1024)
+
+    def latest_per_stage(self, name: str, stages: set[str]) -> list[tuple[int, VersionRecord]]:
+        """The newest live version in each of ``stages`` (those that have one), by number."""
+        found: dict[str, tuple[int, VersionRecord]] = {}
+        for number, record in self.live_versions_descending(name):
+            if record.stage in stages and record.stage not in found:
+                found[record.stage] = (number, record)
+                if len(found) == len(stages):
+                    break
+        return sorted(found.values(), key=lambda item: item[0])
 
     def next_version(self, name: str, highest_listed: int) -> int:
         """Under the lock: the next version number, (highest ever used) + 1. ``highest_listed``
