@@ -97,6 +97,26 @@ def test_the_index_staged_but_not_committed(isolated: Path) -> None:
     assert _found(isolated) == {sha256_of("staged")}
 
 
+def test_an_uncommitted_delete_still_names_the_committed_version(isolated: Path) -> None:
+    # `versions delete` then `git checkout .mreg` brings the version back: its object must stay.
+    repo = Repo(isolated)
+    repo.register("fraud", "deleted, not yet committed")
+    repo.commit("v1")
+    repo.registry.delete_model_version("fraud", 1)
+    assert "DELETED" in _version_file(repo, "fraud", 1).read_text()
+
+    assert _found(isolated) == {sha256_of("deleted, not yet committed")}
+
+
+def test_for_a_store_folder(isolated: Path) -> None:
+    repo = Repo(isolated / "project")
+    repo.register("fraud", "v1")
+    repo.commit("v1")
+    assert gitrefs.referenced_digests_for_store(repo.registry.root) == ({sha256_of("v1")}, [])
+    outside = Registry.init(isolated / "elsewhere")
+    assert gitrefs.referenced_digests_for_store(outside.root) == (set(), [])
+
+
 def test_a_directory_artifact_names_each_file_and_its_manifest(isolated: Path) -> None:
     repo = Repo(isolated)
     folder = isolated / "artifact"

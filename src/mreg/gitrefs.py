@@ -292,6 +292,21 @@ def referenced_digests_in_git(work_tree: Path, store_rel: str) -> tuple[set[str]
     return digests, warnings.result()
 
 
+def referenced_digests_for_store(store_root: Path) -> tuple[set[str], list[str]]:
+    """``referenced_digests_in_git`` for the repository holding the store folder ``store_root``
+    (the ``.mreg`` folder). A store outside git, or one whose folder lies outside the work tree
+    of the repository found above it (a symlinked ``.mreg``), gives nothing and no warning."""
+    found = gitinfo.find_git_dir(store_root)
+    if found is None:
+        return set(), []
+    top, _ = found
+    try:
+        store_rel = store_root.absolute().relative_to(top).as_posix()
+    except ValueError:
+        return set(), []
+    return referenced_digests_in_git(top, "" if store_rel == "." else store_rel)
+
+
 def committed_debris(work_tree: Path, store_rel: str, rev: str | None) -> list[str]:
     """Working files of the store (under ``cache/``, ``tmp/``, ``trash/``, and ``lock``) that
     the revision ``rev`` tracks, or the index when ``rev`` is None: paths inside the store,
