@@ -8,12 +8,20 @@
 * Reading a store as it is in a revision, without checking anything out (``GitRepo``): which
   store files differ between two revisions or a revision and the working tree, and their bytes
   through one ``git cat-file --batch``. ``mreg diff`` and ``mreg merge`` build on it.
+
+``.git`` is untrusted input, like the store: a tarball or a hostile checkout can hold a crafted
+``.git`` file or folder. Every file read here is a regular file of bounded size, opened without
+blocking; a ref is read only inside the git directory, under a name git itself would accept, and
+a commit id is recorded only when it is 40 or 64 lowercase hex digits. Anything else is unknown
+(None), never a file's content.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,71 +33,162 @@ from mreg.errors import MregError, NotFound, StoreError
 GIT_TIMEOUT = 120.0
 _ZERO_SHA = frozenset("0")
 
+MAX_GIT_FILE_BYTES = 4096  # a .git file, HEAD, a loose ref, commondir: one short line each
+MAX_PACKED_REFS_BYTES = 64 * 1024 * 1024  # about 700,000 refs
+MAX_SYMREF_DEPTH = 5  # git gives up after 5 levels too (SYMREF_MAXDEPTH)
+MAX_REF_NAME = 1024
+
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def is_commit_id(text: str) -> bool:
+    """40 (SHA-1) or 64 (SHA-256) lowercase hex digits, nothing else."""
+    return _COMMIT_ID.fullmatch(text) is not None
+
+
+def check_ref_format(name: str) -> bool:
+    """Whether git would accept ``name`` as a ref (``git check-ref-format`` rules): no ``..``,
+    no control characters, space or any of ``~^:?*[\\``, no component that starts with ``.`` or
+    ends with ``.lock``, no ``@{``, not ``@``, no empty component, not ending with ``/`` or ``.``."""
+    if not name or len(name) > MAX_REF_NAME or name == "@":
+        return False
+    if ".." in name or "@{" in name or _BAD_REF_CHARS.search(name) or name.endswith("."):
+        return False
+    return all(part and not part.startswith(".") and not part.endswith(".lock") for part in name.split("/"))
+
+
+def read_git_file(path: Path, limit: int = MAX_GIT_FILE_BYTES) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, else None
+    (missing, a folder, a FIFO, a device, too big, unreadable). A FIFO is opened without
+    blocking and refused by its type, so no read can hang."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except (OSError, ValueError):
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:
+            chunk = os.read(fd, limit + 1 - total)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return None if total > limit else b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _first_line(data: bytes | None) -> str | None:
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8").split("\n", 1)[0].strip()
+    except UnicodeDecodeError:
+        return None
+
+
+def _inside(base: Path, relative: str) -> Path | None:
+    """``base / relative`` if it stays inside ``base`` once every symlink is resolved."""
+    if relative.startswith("/") or "\0" in relative:
+        return None
+    real_base = os.path.realpath(base)
+    real = os.path.realpath(os.path.join(real_base, relative))
+    return Path(real) if real.startswith(real_base.rstrip(os.sep) + os.sep) else None
+
 
 def find_git_dir(start: Path) -> tuple[Path, Path] | None:
-    """(work tree root, git dir) of the repository holding ``start``, or None."""
+    """(work tree root, git dir) of the repository holding ``start``, or None. A ``.git`` file
+    (a worktree or a submodule) names its git dir in a ``gitdir:`` line, as git writes it."""
     current = start.absolute()
     for folder in (current, *current.parents):
         dotgit = folder / ".git"
         if dotgit.is_dir():
             return folder, dotgit
-        if dotgit.is_file():  # a worktree or submodule: "gitdir: <path>"
-            try:
-                text = dotgit.read_text(encoding="utf-8").strip()
-            except OSError:
+        if dotgit.is_file():
+            line = _first_line(read_git_file(dotgit))
+            if line is None or not line.startswith("gitdir:"):
                 return None
-            if text.startswith("gitdir:"):
-                target = Path(text[len("gitdir:") :].strip())
-                return folder, target if target.is_absolute() else folder / target
-            return None
+            target = Path(line[len("gitdir:") :].strip())
+            return folder, target if target.is_absolute() else folder / target
     return None
 
 
 def _common_dir(git_dir: Path) -> Path:
-    commondir = git_dir / "commondir"
-    if commondir.is_file():
-        return git_dir / commondir.read_text(encoding="utf-8").strip()
-    return git_dir
+    line = _first_line(read_git_file(git_dir / "commondir"))
+    return git_dir / line if line else git_dir
 
 
-def _read_ref(git_dir: Path, ref: str) -> str | None:
-    common = _common_dir(git_dir)
-    for base in (git_dir, common):
-        try:
-            return (base / ref).read_text(encoding="utf-8").strip() or None
-        except OSError:
+def _read_ref(git_dir: Path, common: Path, ref: str) -> str | None:
+    """The commit a ref names, following symbolic refs a few levels; None when the ref is
+    missing, malformed, outside the git directory, or holds anything but a commit id."""
+    for _ in range(MAX_SYMREF_DEPTH):
+        if not ref.startswith("refs/") or not check_ref_format(ref):
+            return None
+        value: str | None = None
+        for base in (git_dir, common):
+            path = _inside(base, ref)
+            if path is None:
+                return None
+            if os.path.lexists(path):
+                value = _first_line(read_git_file(path))
+                if value is None:  # a folder, a FIFO, a huge file: a broken ref
+                    return None
+                break
+        if value is None:
+            return _read_packed_ref(common, ref)
+        if value.startswith("ref:"):
+            ref = value[4:].strip()
             continue
-    try:
-        packed = (common / "packed-refs").read_text(encoding="utf-8")
-    except OSError:
-        return None
-    for line in packed.splitlines():
-        sha, _, name = line.partition(" ")
-        if name == ref:
-            return sha
+        return value if is_commit_id(value) else None
     return None
 
 
+def _read_packed_ref(common: Path, ref: str) -> str | None:
+    path = _inside(common, "packed-refs")
+    data = None if path is None else read_git_file(path, MAX_PACKED_REFS_BYTES)
+    if data is None:
+        return None
+    wanted = b" " + ref.encode("utf-8") + b"\n"
+    for line in data.splitlines(keepends=True):
+        if line.endswith(wanted):
+            sha = line[: -len(wanted)].decode("ascii", "replace")
+            return sha if is_commit_id(sha) else None
+    return None
+
+
+def _read_head(git_dir: Path) -> str | None:
+    """HEAD's one line, when HEAD is a small regular file inside the git dir; else None."""
+    path = _inside(git_dir, "HEAD")
+    return None if path is None else _first_line(read_git_file(path))
+
+
 def head_state(start: Path) -> tuple[str | None, str | None]:
-    """(commit, branch) of HEAD of the repository holding ``start``; Nones outside git or before
-    the first commit. Reads files only, except in a reftable repository, where refs are not
-    files and git itself is asked."""
+    """(commit, branch) of HEAD of the repository holding ``start``; Nones outside git, before
+    the first commit, or when ``.git`` holds anything git itself would not write. Reads files
+    only, except in a reftable repository, where refs are not files and git itself is asked."""
     found = find_git_dir(start)
     if found is None:
         return None, None
     top, git_dir = found
-    try:
-        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
-        reftable = (_common_dir(git_dir) / "reftable").is_dir()
-    except OSError:
+    head = _read_head(git_dir)
+    if head is None:
         return None, None
-    if reftable:
+    common = _common_dir(git_dir)
+    if (common / "reftable").is_dir():
         return _head_state_from_git(top)
     if head.startswith("ref:"):
         ref = head[4:].strip()
-        branch = ref.removeprefix("refs/heads/")
-        return _read_ref(git_dir, ref), branch
-    return head or None, None
+        if not ref.startswith("refs/") or not check_ref_format(ref):
+            return None, None
+        return _read_ref(git_dir, common, ref), ref.removeprefix("refs/heads/")
+    return (head, None) if is_commit_id(head) else (None, None)
 
 
 def _head_state_from_git(top: Path) -> tuple[str | None, str | None]:
@@ -105,11 +204,62 @@ def _head_state_from_git(top: Path) -> tuple[str | None, str | None]:
         answers.append(
             result.stdout.decode("utf-8", "replace").strip() or None if result.returncode == 0 else None
         )
-    return answers[0], answers[1]
+    commit, branch = answers
+    return (
+        commit if commit is not None and is_commit_id(commit) else None,
+        branch if branch is not None and check_ref_format(f"refs/heads/{branch}") else None,
+    )
 
 
 def head_commit(start: Path) -> str | None:
     return head_state(start)[0]
+
+
+# Files git opens for `git status`: if one is a FIFO git hangs (until the timeout), so git is
+# not asked at all when one of them is anything but a regular file.
+_FILES_GIT_READS = (
+    "HEAD",
+    "index",
+    "commondir",
+    "gitdir",
+    "info/exclude",
+    "info/attributes",
+    "info/sparse-checkout",
+)
+_COMMON_FILES_GIT_READS = ("config", "packed-refs", "objects/info/alternates", "config.worktree", "shallow")
+
+
+def _git_would_block(git_dir: Path) -> bool:
+    """Whether a file git reads for ``git status`` is not a regular file (a FIFO would hang git, a
+    folder or a huge file would make it fail), or HEAD is not one git would accept."""
+    common = _common_dir(git_dir)
+    paths = [git_dir / name for name in _FILES_GIT_READS] + [
+        common / name for name in _COMMON_FILES_GIT_READS
+    ]
+    ref = _read_head(git_dir)
+    if ref is None:
+        return True
+    for _ in range(MAX_SYMREF_DEPTH):  # the loose refs HEAD leads to
+        if not ref.startswith("ref:"):
+            break
+        ref = ref[4:].strip()
+        if not ref.startswith("refs/") or not check_ref_format(ref):
+            return True
+        inside = [path for path in (_inside(git_dir, ref), _inside(common, ref)) if path is not None]
+        if len(inside) != 2:
+            return True
+        paths += inside
+        ref = next(filter(None, (_first_line(read_git_file(path)) for path in inside)), "")
+    for path in paths:
+        try:
+            mode = os.stat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except (OSError, ValueError):
+            return True
+        if not stat.S_ISREG(mode):
+            return True
+    return False
 
 
 def _status_v2(top: Path, pathspec: Sequence[str]) -> tuple[str | None, str | None, bool] | None:
@@ -133,10 +283,11 @@ def _status_v2(top: Path, pathspec: Sequence[str]) -> tuple[str | None, str | No
     for entry in status.stdout.split(b"\0"):
         if entry.startswith(b"# branch.oid "):
             value = entry[len(b"# branch.oid ") :].decode("ascii", "replace")
-            commit = None if value == "(initial)" else value
+            commit = value if is_commit_id(value) else None
         elif entry.startswith(b"# branch.head "):
             value = entry[len(b"# branch.head ") :].decode("utf-8", "replace")
-            branch = None if value == "(detached)" else value
+            valid = value != "(detached)" and check_ref_format(f"refs/heads/{value}")
+            branch = value if valid else None
         elif entry[:2] in (b"1 ", b"2 ", b"u "):
             dirty = True
     return commit, branch, dirty
@@ -149,12 +300,12 @@ def lineage(start: Path, source: Path | None, store: Path | None = None) -> Line
     found = find_git_dir(start)
     if found is None:
         return Lineage()
-    top, _ = found
+    top, git_dir = found
     pathspec = ["--", "."]
     if store is not None:
         with contextlib.suppress(ValueError):
             pathspec.append(f":(exclude,literal){store.absolute().relative_to(top).as_posix()}")
-    status = _status_v2(top, pathspec)
+    status = None if _git_would_block(git_dir) else _status_v2(top, pathspec)
     if status is None:  # git missing or refusing the repository: what the files say, dirtiness unknown
         commit, branch = head_state(start)
         dirty: bool | None = None
