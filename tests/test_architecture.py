@@ -135,7 +135,7 @@ def test_nothing_below_the_cli_imports_typer_or_rich() -> None:
 # What a hand-built path inside the store looks like: a fragment of the layout in a string (an
 # f-string part too), or a path joined with one of the layout's names.
 _STORE_FRAGMENT = re.compile(
-    r"(^|/)(models|objects|history|versions|aliases|cache|trash|tmp)/|^(config\.toml|\.gitignore|"
+    r"(^|/)(models|objects/sha256|history|versions|aliases|cache|trash|tmp)/|^(config\.toml|\.gitignore|"
     r"\.gitattributes|model\.toml)$"
 )
 _JOINED_NAMES = {

@@ -293,7 +293,6 @@ def test_committed_debris_of_an_unknown_revision(isolated: Path) -> None:
 # --------------------------------------------------------------------------- the whole scenario
 
 
-@pytest.mark.xfail(strict=True, reason="gc does not yet consult git refs")
 def test_gc_keeps_objects_of_versions_committed_on_another_branch(isolated: Path) -> None:
     repo = Repo(isolated)
     repo.git("checkout", "-q", "-b", "experiment")

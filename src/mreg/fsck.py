@@ -12,7 +12,7 @@ Every finding has one of three severities:
 * ``warning``: a file mreg never writes and ignores, which a person may want to look at.
 * ``leftover``: debris of an interrupted writer, or data nothing refers to any more: temp files,
   ``tmp/`` and ``trash/`` contents, a model folder whose creation was interrupted, objects no live
-  version references, stale tree caches. Harmless; ``mreg gc`` removes exactly these.
+  version here or in any git ref references, stale tree caches. ``mreg gc`` removes exactly these.
 
 The structural checks run under the store lock, so they see one consistent state; re-hashing
 every object (``full``) happens after the lock is released, since objects never change.
@@ -26,7 +26,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +117,9 @@ class Scan:
         # sha256 → the version files whose artifacts hold it
         self.referenced_blobs: dict[str, list[Path]] = {}
         self.referenced_trees: set[str] = set()
+        # (digests named in any git ref or the index, problems reading them): asked once, and
+        # only when something would otherwise be called garbage
+        self.git_digests: tuple[set[str], list[str]] | None = None
 
     def rel(self, path: Path) -> str:
         return self.layout.rel(path)
@@ -553,17 +556,49 @@ def _object_files(scan: Scan) -> Iterator[tuple[Path, str | None]]:
 @check
 def check_objects(scan: Scan) -> Iterator[Finding]:
     """Objects no live version references are leftovers; files that are not objects, warnings."""
+    unreferenced = []
     for path, digest in _object_files(scan):
         if digest is None:
             yield scan.finding(WARNING, "unexpected-file", path, "not an object mreg wrote (sha256/ab/cdef…)")
         elif digest not in scan.referenced_blobs and not scan.unreadable_versions:
             # With unreadable version files the references are unknown: nothing is called garbage.
+            unreferenced.append((path, digest))
+    if not unreferenced:
+        return
+    in_git = yield from _referenced_in_git(scan)
+    for path, digest in unreferenced:
+        if in_git is not None and digest not in in_git:
             yield scan.finding(
                 LEFTOVER,
                 "unreferenced-object",
                 path,
-                "object no live version references",
+                "object no version references, here or in any git branch, tag, stash or the index",
             )
+
+
+def _referenced_in_git(scan: Scan) -> Generator[Finding, None, set[str] | None]:
+    """The digests that version files in any git ref or the index name (objects are shared by
+    every branch of a working copy, and git-ignored). None, with a warning, when git cannot be
+    read fully: then nothing is called garbage."""
+    if scan.git_digests is None:
+        from mreg import gitrefs
+
+        try:
+            scan.git_digests = gitrefs.referenced_digests_for_store(scan.root)
+        except (MregError, OSError) as err:
+            scan.git_digests = (set(), [str(err)])
+        digests, problems = scan.git_digests
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            yield Finding(
+                WARNING,
+                "git-unreadable",
+                "",
+                f"git could not be read fully: {problems[0]}{more}; objects and caches that no version "
+                "here references are kept",
+            )
+    digests, problems = scan.git_digests
+    return None if problems else digests
 
 
 @check
@@ -578,6 +613,7 @@ def check_temporaries(scan: Scan) -> Iterator[Finding]:
         if path not in scan.symlinks:
             yield scan.finding(LEFTOVER, "trash", path, "remains of a deleted model, not yet removed")
     trees = scan.layout.tree_caches
+    stale = []
     for entry in scan.entries(trees):
         path = Path(entry.path)
         if path in scan.symlinks:
@@ -585,7 +621,12 @@ def check_temporaries(scan: Scan) -> Iterator[Finding]:
         if is_temp_name(entry.name):
             yield scan.finding(LEFTOVER, "cache-temp", path, "partial tree cache")
         elif entry.name not in scan.referenced_trees and not scan.unreadable_versions:
-            yield scan.finding(LEFTOVER, "stale-cache", path, "tree cache of no live version")
+            stale.append(path)
+    if stale:
+        in_git = yield from _referenced_in_git(scan)
+        for path in stale:
+            if in_git is not None and path.name not in in_git:
+                yield scan.finding(LEFTOVER, "stale-cache", path, "tree cache of no version here or in git")
 
 
 @check
@@ -607,6 +648,32 @@ def check_git_merge(scan: Scan) -> Iterator[Finding]:
             conflict.path,
             f"{files.display_path(scan.root / conflict.path)}: unresolved git merge: {conflict.message}; "
             f"{settle}",
+        )
+
+
+@check
+def check_committed_debris(scan: Scan) -> Iterator[Finding]:
+    """Nothing under cache/, tmp/, trash/ or the lock is tracked by git: those are this working
+    copy's own files, and a commit that carries them (say a poisoned tree cache) would have a
+    pull overwrite them."""
+    from mreg import gitinfo, gitrefs
+
+    found = gitinfo.find_git_dir(scan.root)
+    if found is None:
+        return
+    top = found[0]
+    try:
+        store_rel = scan.root.relative_to(top).as_posix()
+        tracked = gitrefs.committed_debris(top, "" if store_rel == "." else store_rel, None)
+    except (ValueError, MregError, OSError):
+        return  # outside the work tree, or git cannot be asked: nothing to say about git
+    for rel in tracked:
+        yield scan.finding(
+            ERROR,
+            "committed-debris",
+            scan.layout.path(rel),
+            "is tracked by git, but it is a working file of this copy: `git rm -r --cached` it "
+            "(a commit that adds it can change what mreg hands out)",
         )
 
 

@@ -30,12 +30,13 @@ from pathlib import Path
 
 from mreg import gitinfo
 from mreg.errors import MregError, NotFound
+from mreg.store import layout
 from mreg.store.files import MAX_METADATA_BYTES
 from mreg.store.layout import version_from_filename
 
 MAX_WARNINGS = 20
 MAX_TREE_BYTES = 64 * 1024 * 1024
-DEBRIS = ("cache", "tmp", "trash", "lock")
+DEBRIS = layout.LOCAL_ENTRIES
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _TREE_MODE = b"40000"
@@ -71,7 +72,7 @@ def _run(work_tree: Path, args: Sequence[str], stdin: bytes | None = None) -> by
 
 def _models_path(store_rel: str) -> str:
     store_rel = store_rel.strip("/")
-    return f"{store_rel}/models" if store_rel else "models"
+    return f"{store_rel}/{layout.MODELS}" if store_rel else layout.MODELS
 
 
 class _Warnings:

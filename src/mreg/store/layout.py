@@ -30,6 +30,7 @@ CONFIG = "config.toml"
 GITIGNORE = ".gitignore"
 GITATTRIBUTES = ".gitattributes"
 LOCK = "lock"
+MODELS = "models"
 # Top-level folders and files that hold no registry state: never committed, left out of diffs.
 LOCAL_ENTRIES = ("lock", "tmp", "trash", "cache")
 # Everything mreg writes at the top of the store, and in a model's folder.
@@ -80,7 +81,7 @@ class Layout:
 
     @functools.cached_property
     def models(self) -> Path:
-        return self.root / "models"
+        return self.root / MODELS
 
     @functools.cached_property
     def store_history(self) -> Path:
