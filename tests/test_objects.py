@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
+import threading
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,6 +144,107 @@ def test_put_file_hashes_while_copying_in_chunks(registry: Registry, isolated: P
     assert entry.sha256 == hashlib.sha256(data).hexdigest()
     assert entry.size == len(data) == sum(seen)
     assert len(seen) == 3
+
+
+SMALL_CHUNK = 4096
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Chunks of 4 KiB, so that a small file crosses many of them and every buffer is reused."""
+    monkeypatch.setattr(objects, "CHUNK", SMALL_CHUNK)
+    return SMALL_CHUNK
+
+
+@pytest.mark.parametrize(
+    "size",
+    [0, 1, SMALL_CHUNK - 1, SMALL_CHUNK, SMALL_CHUNK + 1, 2 * SMALL_CHUNK, 257 * SMALL_CHUNK + 7],
+)
+def test_the_copy_holds_and_hashes_exactly_the_source_bytes_at_every_chunk_boundary(
+    registry: Registry, isolated: Path, small_chunks: int, size: int
+) -> None:
+    data = os.urandom(size)
+    source = isolated / "model.bin"
+    source.write_bytes(data)
+    seen: list[int] = []
+    entry = objects.put_file(Layout(registry.root), source, seen.append)
+    assert (entry.sha256, entry.size) == (hashlib.sha256(data).hexdigest(), size)
+    assert Layout(registry.root).blob(entry.sha256).read_bytes() == data
+    assert seen == [small_chunks] * (size // small_chunks) + (
+        [size % small_chunks] if size % small_chunks else []
+    )
+
+
+def test_get_copies_a_many_chunk_blob_exactly(registry: Registry, isolated: Path, small_chunks: int) -> None:
+    data = os.urandom(100 * small_chunks + 1)
+    source = isolated / "model.bin"
+    source.write_bytes(data)
+    mv = registry.create_model_version("fraud", source)
+    assert registry.download_artifact(mv, isolated / "out.bin").read_bytes() == data
+
+
+def threads_hashing() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if getattr(t, "_target", None) is objects._hash_chunks]
+
+
+def failing_after(calls: int, real: Callable[..., Any], error: BaseException) -> Callable[..., Any]:
+    count = {"n": 0}
+
+    def fail(*args: Any) -> Any:
+        count["n"] += 1
+        if count["n"] > calls:
+            raise error
+        return real(*args)
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    ("target", "error"),
+    [
+        ("write", OSError(errno.ENOSPC, "No space left on device")),
+        ("readv", OSError(errno.EIO, "Input/output error")),
+        ("progress", KeyboardInterrupt()),
+    ],
+)
+def test_a_copy_failing_midway_leaves_no_temp_file_and_no_hashing_thread(
+    registry: Registry,
+    isolated: Path,
+    small_chunks: int,
+    monkeypatch: pytest.MonkeyPatch,
+    target: str,
+    error: BaseException,
+) -> None:
+    source = isolated / "model.bin"
+    source.write_bytes(os.urandom(50 * small_chunks))
+    progress = failing_after(10, lambda n: None, error) if target == "progress" else None
+    with monkeypatch.context() as patch:
+        if target != "progress":
+            patch.setattr(os, target, failing_after(10, getattr(os, target), error))
+        with pytest.raises(type(error)):
+            objects.put_file(Layout(registry.root), source, progress)
+    assert list((registry.root / "tmp").iterdir()) == []
+    assert blobs(registry) == []
+    assert threads_hashing() == []
+
+
+def test_a_large_copy_asks_the_kernel_to_write_it_back_as_it_goes(
+    registry: Registry, isolated: Path, small_chunks: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(objects, "WRITEBACK", 10 * small_chunks)
+    advice: list[tuple[int, int, int]] = []
+    real = os.posix_fadvise
+
+    def fadvise(fd: int, offset: int, length: int, what: int) -> None:
+        advice.append((offset, length, what))
+        real(fd, offset, length, what)
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    source = isolated / "model.bin"
+    source.write_bytes(os.urandom(35 * small_chunks))
+    objects.put_file(Layout(registry.root), source)
+    written_back = [(offset, length) for offset, length, what in advice if what == os.POSIX_FADV_DONTNEED]
+    assert written_back == [(i * 10 * small_chunks, 10 * small_chunks) for i in range(3)]
 
 
 def test_a_symlinked_folder_inside_a_source_is_not_entered(registry: Registry, isolated: Path) -> None:

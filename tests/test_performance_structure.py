@@ -1,7 +1,8 @@
 """The shape of the fast paths, checked without a clock (timings live in benchmarks/).
 
 * A command imports only what it needs: `mreg resolve` pulls in no Rich, no file lock and none of
-  the other commands' modules (the subcommands are built on demand by ``cli.app.MregGroup``).
+  the other commands' modules (the subcommands are built on demand by ``cli.app.MregGroup``);
+  `mreg --version` loads no registry at all, and `import mreg` loads each public name on first use.
 * `resolve` and `alias set` touch the same files on a small store and on a larger one: they read
   the files the request names and never list a folder that grows with the store.
 * Registering hashes and copies the artifact, and asks git about the tree, before taking the lock.
@@ -24,6 +25,7 @@ import pytest
 import typer
 
 from mreg import Registry
+from mreg import __version__ as mreg_version
 from mreg.cli import app as app_module
 from mreg.cli.app import COMMANDS, MregGroup, app
 from mreg.store import objects
@@ -101,6 +103,64 @@ def test_alias_set_imports_no_rich_and_only_its_own_commands(
 def test_piped_listing_imports_no_rich(small_store: Registry, isolated: Path, tmp_path: Path) -> None:
     modules = imported_modules(tmp_path, isolated, "versions", "list", "fraud")
     assert heavy(modules, ("rich", "mreg.cli.render")) == []
+
+
+# What `mreg --version` may import of mreg: the package, the app and what the app's module needs.
+VERSION_MODULES = {"mreg", "mreg.cli", "mreg.cli.app", "mreg.cli.options", "mreg.errors"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [("--version",), ("--debug", "--version")])
+def test_version_imports_no_registry_and_no_command(
+    isolated: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    modules = imported_modules(tmp_path, isolated, *args)
+    assert {m for m in modules if m == "mreg" or m.startswith("mreg.")} == VERSION_MODULES
+    assert heavy(modules, ("rich", "filelock", "dataclasses", "tomllib", "tomli_w", "json")) == []
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--debug", "--version")])
+def test_version_prints_the_same_line_on_the_short_and_the_typer_path(
+    isolated: Path, args: tuple[str, ...]
+) -> None:
+    code = "import sys; from mreg.cli.app import main; sys.exit(main())"
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"mreg {mreg_version}\n", "")
+
+
+@pytest.mark.slow
+def test_resolve_imports_no_search_no_maintenance_and_does_not_hash(
+    small_store: Registry, isolated: Path, tmp_path: Path
+) -> None:
+    modules = imported_modules(tmp_path, isolated, "resolve", "fraud@champion", "--field", "version")
+    assert "mreg.cli.resolve" in modules
+    unwanted = ("mreg.search", "mreg.fsck", "mreg.gc", "mreg.diff", "mreg.gitmerge", "mreg.cli.shells")
+    assert heavy(modules, (*unwanted, "hashlib", "json", "queue")) == []
+
+
+def test_importing_mreg_loads_nothing_until_a_name_is_used() -> None:
+    code = (
+        "import sys, mreg\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mreg')))\n"
+        "print(mreg.Registry.__module__, mreg.NotFound.__module__, mreg.PagedList.__module__)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["['mreg']", "mreg.registry mreg.errors mreg.search"]
+
+
+def test_every_public_name_of_mreg_is_the_object_of_its_module() -> None:
+    import importlib
+
+    import mreg
+
+    for name in mreg.__all__:
+        value = getattr(mreg, name)
+        if name != "__version__":
+            assert getattr(importlib.import_module(mreg._EXPORTS[name]), name) is value
+    assert set(mreg.__all__) <= set(dir(mreg))
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = mreg.nothing  # type: ignore[attr-defined]
 
 
 # -------------------------------------------------------------------------- the lazy command group

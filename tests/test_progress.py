@@ -14,6 +14,7 @@ from rich.console import Console
 
 from mreg import Registry
 from mreg.cli import progress, render
+from mreg.store import objects
 
 
 class Bars:
@@ -39,7 +40,10 @@ def bars(monkeypatch: pytest.MonkeyPatch) -> Bars:
     return recorder
 
 
-def test_register_file_reports_its_size(cli, registry: Registry, isolated: Path, bars: Bars) -> None:  # type: ignore[no-untyped-def]
+def test_register_file_reports_its_size(
+    cli, registry: Registry, isolated: Path, bars: Bars, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(objects, "CHUNK", 1024 * 1024)  # a small file of several chunks
     big = isolated / "big.bin"
     big.write_bytes(b"x" * (3 * 1024 * 1024 + 5))
     assert cli("register", str(big), "--name", "fraud").exit_code == 0

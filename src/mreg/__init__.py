@@ -8,35 +8,75 @@ registry.set_registered_model_alias("fraud", "champion", mv.version)
 
 from typing import TYPE_CHECKING, Any
 
-from mreg.entities import AliasSpan, Artifact, ArtifactFile, Event, Lineage, ModelVersion, RegisteredModel
-from mreg.errors import (
-    AlreadyExists,
-    Conflict,
-    IntegrityError,
-    InvalidFilter,
-    InvalidInput,
-    LockTimeout,
-    MregError,
-    NotFound,
-    StoreError,
-)
-from mreg.registry import Registry, init_store, locate_store
-from mreg.uris import ModelRef, parse_model_uri
-
 if TYPE_CHECKING:
+    from mreg.entities import (
+        AliasSpan,
+        Artifact,
+        ArtifactFile,
+        Event,
+        Lineage,
+        ModelVersion,
+        RegisteredModel,
+    )
+    from mreg.errors import (
+        AlreadyExists,
+        Conflict,
+        IntegrityError,
+        InvalidFilter,
+        InvalidInput,
+        LockTimeout,
+        MregError,
+        NotFound,
+        StoreError,
+    )
+    from mreg.registry import Registry, init_store, locate_store
     from mreg.search import PagedList
+    from mreg.uris import ModelRef, parse_model_uri
+
+__version__ = "0.1.0"
+
+# The public API, imported from its module on first use: `import mreg` (which every `mreg`
+# command does first) costs nothing, and `mreg --version` never loads the registry.
+_EXPORTS = {
+    "AliasSpan": "mreg.entities",
+    "Artifact": "mreg.entities",
+    "ArtifactFile": "mreg.entities",
+    "Event": "mreg.entities",
+    "Lineage": "mreg.entities",
+    "ModelVersion": "mreg.entities",
+    "RegisteredModel": "mreg.entities",
+    "AlreadyExists": "mreg.errors",
+    "Conflict": "mreg.errors",
+    "IntegrityError": "mreg.errors",
+    "InvalidFilter": "mreg.errors",
+    "InvalidInput": "mreg.errors",
+    "LockTimeout": "mreg.errors",
+    "MregError": "mreg.errors",
+    "NotFound": "mreg.errors",
+    "StoreError": "mreg.errors",
+    "Registry": "mreg.registry",
+    "init_store": "mreg.registry",
+    "locate_store": "mreg.registry",
+    "PagedList": "mreg.search",
+    "ModelRef": "mreg.uris",
+    "parse_model_uri": "mreg.uris",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # PagedList lives in mreg.search, which only searches import (it costs start-up time).
-    if name == "PagedList":
-        from mreg.search import PagedList
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mreg' has no attribute {name!r}")
+    import importlib
 
-        return PagedList
-    raise AttributeError(f"module 'mreg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
 
 
-__version__ = "0.1.0"
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "AliasSpan",

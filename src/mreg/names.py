@@ -20,17 +20,19 @@ VERSION_MAX = 2**53  # larger integers do not survive a round-trip through JSON
 
 STAGES = ("None", "Staging", "Production", "Archived")
 
-_MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]*")
-_ALIAS_RE = re.compile(r"[A-Za-z0-9_-]+")
-_TAG_KEY_RE = re.compile(r"[A-Za-z0-9_./ :-]+")
-_RESERVED_ALIAS_RE = re.compile(r"(?i:latest|v\d+)")
+# Patterns as strings: compiled (and cached by `re`) on first use, not by every start of `mreg`.
+
+_MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._ -]*"
+_ALIAS = r"[A-Za-z0-9_-]+"
+_TAG_KEY = r"[A-Za-z0-9_./ :-]+"
+_RESERVED_ALIAS = r"(?i:latest|v\d+)"
 _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
     + [f"{base}{n}" for base in ("COM", "LPT") for n in range(10)]
 )
 # Characters allowed in free text besides printable ones: tabs and line breaks. C1 controls
 # (U+0080-U+009F) are refused with the C0 ones: some terminals read U+009B as an escape sequence.
-_TEXT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_TEXT_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]"
 
 
 def _show(value: str, limit: int = 40) -> str:
@@ -45,7 +47,7 @@ def validate_model_name(name: str) -> str:
         raise InvalidInput("model name must not be empty")
     if len(name) > MODEL_NAME_MAX:
         raise InvalidInput(f"model name is {len(name)} characters long; the limit is {MODEL_NAME_MAX}")
-    if not _MODEL_NAME_RE.fullmatch(name):
+    if not re.fullmatch(_MODEL_NAME, name):
         raise InvalidInput(
             f"invalid model name {_show(name)}: use ASCII letters, digits, '.', '_', '-' and inner "
             "spaces, starting with a letter or digit"
@@ -65,9 +67,9 @@ def validate_alias(alias: str) -> str:
         raise InvalidInput("alias must not be empty")
     if len(alias) > ALIAS_MAX:
         raise InvalidInput(f"alias is {len(alias)} characters long; the limit is {ALIAS_MAX}")
-    if not _ALIAS_RE.fullmatch(alias):
+    if not re.fullmatch(_ALIAS, alias):
         raise InvalidInput(f"invalid alias {_show(alias)}: use ASCII letters, digits, '_' and '-'")
-    if _RESERVED_ALIAS_RE.fullmatch(alias):
+    if re.fullmatch(_RESERVED_ALIAS, alias):
         raise InvalidInput(
             f"alias {_show(alias)} is reserved ('latest' and 'v<number>' always mean a version)"
         )
@@ -82,7 +84,7 @@ def validate_tag_key(key: str) -> str:
         raise InvalidInput("tag key must not be empty")
     if len(key) > TAG_KEY_MAX:
         raise InvalidInput(f"tag key is {len(key)} characters long; the limit is {TAG_KEY_MAX}")
-    if not _TAG_KEY_RE.fullmatch(key):
+    if not re.fullmatch(_TAG_KEY, key):
         raise InvalidInput(f"invalid tag key {_show(key)}: use ASCII letters, digits, spaces and '_ . / : -'")
     return key
 
@@ -94,7 +96,7 @@ def validate_text(value: str, what: str, limit: int = TEXT_MAX) -> str:
         raise InvalidInput(f"{what} must be a string")
     if len(value) > limit:
         raise InvalidInput(f"{what} is {len(value)} characters long; the limit is {limit}")
-    bad = _TEXT_CONTROL_RE.search(value)
+    bad = re.search(_TEXT_CONTROL, value)
     if bad:
         raise InvalidInput(
             f"{what} contains a forbidden character U+{ord(bad.group()):04X} at position {bad.start()}"

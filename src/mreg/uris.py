@@ -11,7 +11,7 @@ from mreg.names import STAGES, canonical_stage, validate_model_name, validate_ve
 
 SCHEME = "models:/"
 # The alias charset of names.validate_alias; the reserved forms (latest, v<digits>) are read below.
-_ALIAS_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
+_ALIAS = r"[A-Za-z0-9_-]{1,255}"  # compiled on first use
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def parse_model_uri(uri: str) -> ModelRef:
     if "@" in rest:
         name, _, alias = rest.rpartition("@")
         validate_model_name(name)
-        if not _ALIAS_RE.fullmatch(alias):
+        if not re.fullmatch(_ALIAS, alias):
             raise InvalidInput(f"invalid alias {alias!r} in model URI {uri!r}")
         if alias.lower() == "latest":
             return ModelRef(name, latest=True)

@@ -17,7 +17,7 @@ from typer.main import get_command_from_info, get_group_from_info
 from typer.models import CommandInfo, TyperInfo
 
 from mreg import __version__
-from mreg.cli.common import options
+from mreg.cli.options import options
 from mreg.errors import MregError
 
 # Every command, in the order `mreg --help` lists them: name → "module:attribute", a command
@@ -241,4 +241,9 @@ def main_options(
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--version"]:
+        # Scripts ask this often and the answer needs no command tree: building Typer's would
+        # double the time of a command that only prints a constant.
+        sys.stdout.write(f"mreg {__version__}\n")
+        return
     app()

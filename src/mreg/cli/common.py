@@ -3,35 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mreg.cli import complete
-from mreg.entities import ModelVersion, iso
+from mreg.cli.options import options
 from mreg.errors import InvalidInput
-from mreg.registry import Registry
 from mreg.uris import SCHEME
 
-
-@dataclass
-class Options:
-    store: Path | None = None
-    debug: bool = False
-    lock_timeout: float | None = None
-
-
-def options(ctx: typer.Context) -> Options:
-    root = ctx.find_root()
-    if not isinstance(root.obj, Options):
-        root.obj = Options()
-    return root.obj
+if TYPE_CHECKING:
+    from mreg.entities import ModelVersion
+    from mreg.registry import Registry
 
 
 def open_registry(ctx: typer.Context) -> Registry:
+    from mreg.registry import Registry
+
     opts = options(ctx)
     return Registry(opts.store, lock_timeout=opts.lock_timeout)
 
@@ -69,6 +59,8 @@ def short_time(when: dt.datetime | None) -> str:
     """``2026-11-26 10:35:40`` (UTC) for tables; JSON carries the full ISO form."""
     if when is None:
         return ""
+    from mreg.entities import iso
+
     return (iso(when) or "")[:19].replace("T", " ")
 
 

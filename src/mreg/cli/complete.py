@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from mreg.names import STAGES
-from mreg.registry import Registry
 from mreg.uris import SCHEME, parse_version_ref
+
+if TYPE_CHECKING:
+    from mreg.registry import Registry
 
 Candidates = list[str | tuple[str, str]]
 
@@ -30,6 +32,8 @@ partial: set[str] = set()
 
 def _registry(ctx: typer.Context) -> Registry:
     """The store the command line names: ``--store`` (or ``MREG_STORE``), else the nearest .mreg."""
+    from mreg.registry import Registry  # here: every command's arguments name this module
+
     return Registry(ctx.find_root().params.get("store"))
 
 

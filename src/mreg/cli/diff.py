@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli.common import Json, options
+from mreg.cli.common import Json
+from mreg.cli.options import options
 from mreg.cli.output import emit_json, emit_line, message, stdout_is_terminal
 from mreg.diff import RegistryDiff, diff_revisions
 from mreg.entities import Change

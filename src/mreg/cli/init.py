@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli.common import Json, Quiet, options
+from mreg.cli.common import Json, Quiet
+from mreg.cli.options import options
 from mreg.cli.output import report
 from mreg.store.store import init as init_store
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli.common import Json, open_registry, options
+from mreg.cli.common import Json, open_registry
+from mreg.cli.options import options
 from mreg.cli.output import emit_json, emit_line, message
 from mreg.errors import AlreadyExists
 from mreg.gitmerge import MergePlan, plan_resolution
