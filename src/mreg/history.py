@@ -12,13 +12,12 @@ history reads (``window``: since, limit); the store reads and writes the files.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mreg import gitinfo, names
+from mreg import names
 from mreg.entities import AliasSpan, Event
 from mreg.errors import InvalidInput
 
@@ -49,6 +48,8 @@ def current_user() -> str:
     user = os.environ.get("MREG_USER")
     if user:
         return names.validate_text(user, "MREG_USER", 256)
+    import getpass  # here: reads need no user, and it imports termios
+
     try:
         user = getpass.getuser()
     except (OSError, KeyError):
@@ -70,6 +71,8 @@ def record(
 ) -> Event:
     """Append one event to the history of ``model`` (``store_level``: to the store's, for a
     model deleted) and return it."""
+    from mreg import gitinfo  # here: reads write no events
+
     when = now()
     event = Event(
         id=event_id(when),

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mreg import gitinfo, history, names
+from mreg import history, names
 from mreg.entities import AliasSpan, Event, Lineage, ModelVersion, RegisteredModel
 from mreg.errors import AlreadyExists, Conflict, InvalidInput, MregError, NotFound
 from mreg.store import files, store
@@ -263,6 +263,8 @@ class Registry:
         # Objects go into the store before the lock and the record: the pin keeps gc off them.
         with self.store.pin.shared():
             artifact, source_text, source_path = self.store.objects.store_source(source, progress)
+            from mreg import gitinfo  # here: only registering asks git
+
             lineage = gitinfo.lineage(self.root.parent, source_path, self.root)
             if source_path is not None:
                 source_text = lineage.source_path or str(source_path.absolute())

@@ -24,8 +24,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from mreg.errors import StoreError
 
 # A parsed TOML document, before ``store.records`` checks it and gives it a type: only the
@@ -115,6 +113,8 @@ def _without_none(value: Any) -> Any:
 
 def dumps_toml(data: Mapping[str, Any]) -> str:
     """Serialize in the caller's key order, dropping None values, datetimes in UTC."""
+    import tomli_w  # here: reads never write
+
     return tomli_w.dumps(_without_none(data))
 
 

@@ -14,7 +14,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from mreg import names
 from mreg.entities import Artifact, ArtifactFile
@@ -284,17 +284,17 @@ def materialize_tree(layout: Layout, hexdigest: str, entries: list[FileEntry]) -
     return final
 
 
-class ObjectBackend(Protocol):
+class ObjectBackend:
     """What a place holding blobs offers: the local object store, and later a remote."""
 
     def has(self, sha256: str) -> bool:
         """Whether the blob is there (not checked for corruption)."""
-        ...
+        raise NotImplementedError
 
     def fetch(self, entry: FileEntry, dest: Path, progress: Progress | None = None) -> None:
         """Write the blob of ``entry`` to ``dest`` (a new file), checking its sha256 and size
         on the way: IntegrityError on a mismatch."""
-        ...
+        raise NotImplementedError
 
 
 def entries_of(artifact: Artifact) -> list[FileEntry]:
@@ -312,7 +312,7 @@ def is_uri(source: str) -> bool:
     return source.startswith(_URI_SCHEMES)
 
 
-class ObjectStore:
+class ObjectStore(ObjectBackend):
     """The store's own blobs (``objects/sha256/``) and everything done with an artifact's bytes:
     storing a file or folder (hash while copying), handing out a local path, verified copies out,
     integrity checks."""

@@ -9,12 +9,14 @@ state holds ``store.locked()`` around its read-modify-write, as ``Registry`` doe
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mreg import names
 from mreg.entities import Event
@@ -22,7 +24,6 @@ from mreg.errors import AlreadyExists, MregError, NotFound, StoreError
 from mreg.store import files
 from mreg.store.layout import STORE_DIRNAME, Layout, event_id_from_filename, version_from_filename
 from mreg.store.lock import ObjectsPin, StoreLock, lock_timeout_from_env
-from mreg.store.objects import ObjectStore
 from mreg.store.records import (
     AliasRecord,
     AnyVersion,
@@ -35,6 +36,9 @@ from mreg.store.records import (
     parse_event,
     parse_version,
 )
+
+if TYPE_CHECKING:
+    from mreg.store.objects import ObjectStore
 
 CASE_INSENSITIVE_FS = sys.platform in ("darwin", "win32")
 
@@ -140,10 +144,16 @@ class Store:
         self.lock_timeout = lock_timeout_from_env() if lock_timeout is None else lock_timeout
         self.lock = StoreLock(self.layout.lock, self.lock_timeout)
         self.pin = ObjectsPin(self.root, self.layout.pin)
-        self.objects = ObjectStore(self.layout)
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
+
+    @functools.cached_property
+    def objects(self) -> ObjectStore:
+        """The store's blobs (imported on first use: most reads never touch an artifact)."""
+        from mreg.store.objects import ObjectStore
+
+        return ObjectStore(self.layout)
 
     @contextmanager
     def locked(self) -> Iterator[None]:
