@@ -43,10 +43,13 @@ class RegistryDiff:
     new_rev: str | None
     new_commit: str | None
     changes: tuple[Change, ...]
+    # Working files of one copy (under cache/, tmp/, trash/, the lock) that the new side tracks
+    # and the old side did not: never registry changes, and a way to plant bytes in a clone.
+    committed_debris: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
-        return bool(self.changes)
+        return bool(self.changes or self.committed_debris)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,7 @@ class RegistryDiff:
             "to": {"rev": self.new_rev, "commit": self.new_commit},
             "changed": self.changed,
             "changes": [c.to_dict() for c in self.changes],
+            "committed_debris": list(self.committed_debris),
         }
 
 
@@ -364,7 +368,11 @@ def diff_revisions(store: Path, rev_a: str | None = None, rev_b: str | None = No
         Snapshot(old_files, in_revision(old_rev)),
         Snapshot(new_files, Layout(store).path if rev_b is None else in_revision(rev_b)),
     )
-    return RegistryDiff(old_rev, old_commit, rev_b, new_commit, tuple(changes))
+    from mreg import gitrefs
+
+    old_debris = set(gitrefs.committed_debris(repo.top, repo.prefix, old_commit)) if old_commit else set()
+    debris = [p for p in gitrefs.committed_debris(repo.top, repo.prefix, new_commit) if p not in old_debris]
+    return RegistryDiff(old_rev, old_commit, rev_b, new_commit, tuple(changes), tuple(debris))
 
 
 def _read_worktree(store: Path, path: str) -> bytes | None:

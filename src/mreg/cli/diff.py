@@ -11,6 +11,7 @@ from mreg.cli.options import options
 from mreg.cli.output import emit_json, emit_line, message, stdout_is_terminal
 from mreg.diff import RegistryDiff, diff_revisions
 from mreg.entities import Change
+from mreg.store.layout import STORE_DIRNAME
 from mreg.store.store import locate
 
 # How each change reads, and whether it adds, removes or modifies (for colour on a terminal).
@@ -121,6 +122,8 @@ def render_diff(result: RegistryDiff) -> None:
     title = (
         f"{side_label(result.old_rev, result.old_commit)} → {side_label(result.new_rev, result.new_commit)}"
     )
+    for path in result.committed_debris:
+        emit_line(f"{STORE_DIRNAME}/{path}: a working file is committed (git rm -r --cached it)")
     if not result.changes:
         message(f"no registry changes: {title}")
         return
