@@ -184,7 +184,10 @@ def _show_traceback(ctx: Any) -> None:
 
 
 def _error(text: str) -> None:
-    sys.stderr.write(f"error: {text}\n")
+    """The one line of an error. Its text may quote a file name or stored text: escaped."""
+    from mreg.textsafe import escape_line
+
+    sys.stderr.write(f"error: {escape_line(text)}\n")
 
 
 app = typer.Typer(

@@ -10,6 +10,7 @@ from mreg.cli.common import Json, options
 from mreg.cli.output import emit_json, emit_line, message, stdout_is_terminal
 from mreg.diff import Change, RegistryDiff, diff_revisions
 from mreg.registry import locate_store
+from mreg.textsafe import escape_line
 
 # How each change reads, and whether it adds, removes or modifies (for colour on a terminal).
 _ADDS = {"model_created", "version_registered", "alias_set", "model_tag_set", "version_tag_set"}
@@ -129,4 +130,4 @@ def render_diff(result: RegistryDiff) -> None:
         render.registry_diff(f"registry changes: {title}", rows)
         return
     for model, text, _, reason in rows:
-        emit_line(f"{model}: {text}" + (f"  ({reason})" if reason else ""))
+        emit_line(escape_line(f"{model}: {text}" + (f"  ({reason})" if reason else "")))

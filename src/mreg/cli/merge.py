@@ -12,6 +12,7 @@ from mreg.cli.output import emit_json, emit_line, message
 from mreg.errors import AlreadyExists
 from mreg.gitmerge import MergePlan, plan_resolution
 from mreg.registry import locate_store
+from mreg.textsafe import escape_line
 
 _MAINLINE = ("main", "master", "origin/main", "origin/master", "trunk", "develop")
 
@@ -85,12 +86,12 @@ def _report(plan: MergePlan, *, resolved: bool, as_json: bool) -> None:
         return
     for finding in plan.findings:
         marker = "" if finding.resolvable else "  [resolve by hand]"
-        emit_line(f"conflict: {finding.message}{marker}")
+        emit_line(escape_line(f"conflict: {finding.message}{marker}"))
     if not plan.resolvable:
         return
     verb = "resolved" if resolved else "would resolve"
     for decision in plan.decisions:
-        emit_line(f"{verb}: {decision}")
+        emit_line(escape_line(f"{verb}: {decision}"))
     if context is not None and context.operation != "merge" and plan.renumbered:
         message(
             f"note: in a {context.operation}, later commits that refer to a renumbered version still use "

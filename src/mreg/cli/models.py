@@ -26,6 +26,7 @@ from mreg.cli.common import (
 from mreg.cli.output import emit_json, emit_line, message, report, stdout_is_terminal, table
 from mreg.entities import RegisteredModel
 from mreg.names import parse_key_value
+from mreg.textsafe import escape_line
 
 app = typer.Typer(
     help="Create, show, list, rename, describe and delete registered models.", no_args_is_help=True
@@ -72,7 +73,7 @@ def list_models(
         return
     if quiet:
         for model in models:
-            emit_line(model.name)
+            emit_line(escape_line(model.name))
     else:
         rows = []
         for model in models:
@@ -106,11 +107,11 @@ def show_model(model: RegisteredModel, versions_rows: list[list[str]]) -> None:
 
         render.model_card(model, summary, (VERSION_HEADERS, versions_rows))
         return
-    emit_line(f"name         {model.name}")
+    emit_line(f"name         {escape_line(model.name)}")
     for key, value in summary:
-        emit_line(f"{key:<12} {value}")
+        emit_line(f"{key:<12} {escape_line(value)}")
     for key, value in model.tags.items():
-        emit_line(f"tag          {key}={value}")
+        emit_line(f"tag          {escape_line(key)}={escape_line(value)}")
     if model.description:
         emit_line("")
         emit_line(model.description.rstrip("\n"))

@@ -11,6 +11,7 @@ from mreg.cli import complete
 from mreg.cli.common import FieldOpt, Json, Quiet, field_value, open_registry
 from mreg.cli.output import emit_json, emit_line, message
 from mreg.cli.progress import byte_progress
+from mreg.textsafe import escape_line
 from mreg.uris import SCHEME
 
 Uri = Annotated[
@@ -49,13 +50,13 @@ def resolve(
     if as_json:
         emit_json({**mv.to_dict(), "uri": f"{SCHEME}{mv.name}/{mv.version}", "path": path})
         return
-    emit_line(f"uri      {SCHEME}{mv.name}/{mv.version}")
-    emit_line(f"aliases  {', '.join(mv.aliases) or 'none'}")
-    emit_line(f"stage    {mv.current_stage}")
-    emit_line(f"source   {mv.source}")
+    emit_line(escape_line(f"uri      {SCHEME}{mv.name}/{mv.version}"))
+    emit_line(escape_line(f"aliases  {', '.join(mv.aliases) or 'none'}"))
+    emit_line(escape_line(f"stage    {mv.current_stage}"))
+    emit_line(escape_line(f"source   {mv.source}"))
     if mv.artifact.digest:
-        emit_line(f"digest   sha256:{mv.artifact.digest}")
-    emit_line(f"path     {path if path is not None else mv.artifact.uri}")
+        emit_line(escape_line(f"digest   sha256:{mv.artifact.digest}"))
+    emit_line(escape_line(f"path     {path if path is not None else mv.artifact.uri}"))
 
 
 def get(

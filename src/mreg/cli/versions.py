@@ -28,6 +28,7 @@ from mreg.cli.common import (
 from mreg.cli.output import emit_json, emit_line, message, report, stdout_is_terminal, table
 from mreg.entities import ModelVersion
 from mreg.registry import Registry
+from mreg.textsafe import escape_line
 from mreg.uris import parse_version_ref
 
 app = typer.Typer(help="List, show, describe and delete model versions.", no_args_is_help=True)
@@ -98,7 +99,7 @@ def list_versions(
         return
     elif quiet:
         for mv in versions:
-            emit_line(str(mv.version) if name is not None else f"{mv.name}/{mv.version}")
+            emit_line(str(mv.version) if name is not None else escape_line(f"{mv.name}/{mv.version}"))
     else:
         with_name = name is None
         table(
@@ -164,7 +165,7 @@ def show(
         render.version_card(mv, version_pairs(mv))
     else:
         for key, value in version_pairs(mv):
-            emit_line(f"{key:<12} {value}")
+            emit_line(escape_line(f"{key:<12} {value}"))
         if mv.description:
             emit_line("")
             emit_line(mv.description.rstrip("\n"))
