@@ -106,13 +106,21 @@ class MregGroup(TyperGroup):
         return list(self.commands)  # the names only: listing must not build every command
 
     def invoke(self, ctx: Any) -> Any:
+        from mreg.cli.entry import interruptible
+
         try:
-            return super().invoke(ctx)
+            with interruptible():
+                return super().invoke(ctx)
         except MregError as err:
             _show_traceback(ctx)
             _error(str(err))
             raise typer.Exit(err.exit_code) from None
-        except (typer.Exit, typer.Abort):
+        except typer.Abort as err:
+            if not isinstance(err.__context__, KeyboardInterrupt):
+                raise
+            _error("interrupted")  # Ctrl-C at a prompt, which Click turns into Abort
+            raise typer.Exit(130) from None
+        except typer.Exit:
             raise
         except KeyboardInterrupt:
             _error("interrupted")
