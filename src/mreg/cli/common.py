@@ -37,6 +37,12 @@ def open_registry(ctx: typer.Context) -> Registry:
     return Registry(opts.store, lock_timeout=opts.lock_timeout)
 
 
+Description = Annotated[str | None, typer.Option("--description", "-d", help="Markdown description.")]
+DescriptionFile = Annotated[
+    Path | None, typer.Option("--description-file", "-D", help="Read the Markdown description from a file.")
+]
+
+
 def read_description(text: str | None, file: Path | None) -> str | None:
     """``--description`` or ``--description-file`` (Markdown), not both."""
     if text is not None and file is not None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mreg.cli.common import (
     VERSION_HEADERS,
+    Description,
+    DescriptionFile,
     FilterOpt,
     Json,
     Message,
@@ -33,10 +34,6 @@ app = typer.Typer(
 )
 
 Name = ModelName
-Description = Annotated[str | None, typer.Option("--description", "-d", help="Markdown description.")]
-DescriptionFile = Annotated[
-    Path | None, typer.Option("--description-file", "-D", help="Read the Markdown description from a file.")
-]
 
 
 def _first_line(text: str) -> str:
@@ -228,9 +225,9 @@ def delete(
 def _confirm(question: str) -> None:
     import sys
 
-    from mreg.errors import InvalidInput
+    from mreg.errors import InvalidInput, MregError
 
     if not sys.stdin.isatty():
         raise InvalidInput("refusing to delete without confirmation: pass --yes")
     if not typer.confirm(question, default=False, err=True):
-        raise typer.Exit(1)
+        raise MregError("not deleted (answered no)")

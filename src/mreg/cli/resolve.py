@@ -72,9 +72,15 @@ def get(
 
     On a digest mismatch it exits 5 and leaves nothing at DEST. DEST is never replaced without --force.
 
+    A DEST inside the store, or one that is or holds the store or its git work tree, is refused
+    (exit 2), with or without --force.
+
     Example:  mreg get models:/fraud@champion -o build/model.onnx
     """
+    from mreg.destination import check_destination
+
     registry = open_registry(ctx)
+    check_destination(registry.root, output)
     mv = registry.resolve(uri)
     label = f"Copying {mv.name} version {mv.version}"
     with byte_progress(label, lambda: mv.artifact.size, quiet=quiet) as progress:

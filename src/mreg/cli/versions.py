@@ -9,6 +9,8 @@ import typer
 from mreg.cli import complete
 from mreg.cli.common import (
     VERSION_HEADERS,
+    Description,
+    DescriptionFile,
     FieldOpt,
     FilterOpt,
     Json,
@@ -22,6 +24,7 @@ from mreg.cli.common import (
     human_size,
     next_page_hint,
     open_registry,
+    read_description,
     short_time,
     version_row,
 )
@@ -176,19 +179,27 @@ def update(
     ctx: typer.Context,
     name: Name,
     version: Version,
-    description: Annotated[str, typer.Option("--description", "-d", help="The new Markdown description.")],
+    description: Description = None,
+    description_file: DescriptionFile = None,
     msg: Message = None,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Replace a version's description.
+    """Replace a version's description (inline or from a Markdown file).
 
-    Example:  mreg versions update fraud 3 -d "Trained on May data"
+    Examples:
+
+      mreg versions update fraud 3 -d "Trained on May data"
+
+      mreg versions update fraud 3 --description-file notes/fraud-v3.md
     """
+    text = read_description(description, description_file)
+    if text is None:
+        from mreg.errors import InvalidInput
+
+        raise InvalidInput("nothing to update: give --description or --description-file")
     registry = open_registry(ctx)
-    mv = registry.update_model_version(
-        name, lookup(registry, name, version).version, description, message=msg
-    )
+    mv = registry.update_model_version(name, lookup(registry, name, version).version, text, message=msg)
     text = f"Updated the description of {mv.name} version {mv.version}"
     report(mv.to_dict(), text, as_json=as_json, quiet=quiet)
 
