@@ -126,11 +126,7 @@ class MregGroup(TyperGroup):
             _error("interrupted")
             raise typer.Exit(130) from None
         except BrokenPipeError:
-            # The reader went away (`mreg versions list | head -1`): stop quietly, as git and the
-            # coreutils do, with the code of a process killed by SIGPIPE; pointing stdout at
-            # /dev/null keeps the flush at exit from raising the same error again.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(141) from None
+            raise typer.Exit(_stdout_gone()) from None
         except Exception as err:
             if getattr(err, "exit_code", None) is not None and type(err).__module__.startswith(
                 ("click", "typer")
@@ -157,6 +153,24 @@ class MregGroup(TyperGroup):
         draw a box), with Click's exit code 2 and a pointer to the command's help."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        code = self._exit_code(args, prog_name, complete_var, windows_expand_args, **extra)
+        try:
+            # Flushed here, not at interpreter shutdown: when the reader has gone away, Python
+            # would report that flush's BrokenPipeError itself and exit 120. When stdout is a
+            # pipe it is block-buffered, so a short output meets the closed pipe only here.
+            sys.stdout.flush()
+        except BrokenPipeError:
+            code = _stdout_gone()
+        sys.exit(code)
+
+    def _exit_code(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        windows_expand_args: bool,
+        **extra: Any,
+    ) -> int:
         try:
             result = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except click.exceptions.UsageError as err:
@@ -164,14 +178,14 @@ class MregGroup(TyperGroup):
             if text:  # empty: a group called without a command, whose help is already printed
                 where = f" (see '{err.ctx.command_path} --help')" if err.ctx is not None else ""
                 _error(text + where)
-            sys.exit(err.exit_code)
+            return err.exit_code
         except click.exceptions.ClickException as err:
             _error(" ".join(err.format_message().split()))
-            sys.exit(err.exit_code)
+            return err.exit_code
         except typer.Abort:
             _error("aborted")
-            sys.exit(1)
-        sys.exit(result if isinstance(result, int) else 0)
+            return 1
+        return result if isinstance(result, int) else 0
 
     def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: str | None = None) -> None:
         """A shell asking for completions (``_MREG_COMPLETE`` set) gets mreg's answers, see shells.py."""
@@ -189,6 +203,14 @@ def _debug(ctx: Any) -> bool:
 def _show_traceback(ctx: Any) -> None:
     if _debug(ctx):
         traceback.print_exc(file=sys.stderr)
+
+
+def _stdout_gone() -> int:
+    """The reader went away (`mreg versions list | head -1`): stop quietly, as git and the
+    coreutils do, with the code of a process killed by SIGPIPE (141). Pointing stdout at /dev/null
+    keeps any later flush, at exit too, from raising the same error again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
 
 
 def _error(text: str) -> None:
