@@ -45,19 +45,25 @@ COMMANDS: dict[str, str] = {
 def build_command(name: str, target: str) -> click.Command:
     """The Click command for ``target`` ("module:attribute"), built as ``app.command(name)`` or
     ``app.add_typer(…, name=name)`` would build it."""
+    from mreg.cli.helptext import conform
+
     module, _, attribute = target.partition(":")
     obj = getattr(importlib.import_module(module), attribute)
     if isinstance(obj, typer.Typer):
-        return get_group_from_info(
-            TyperInfo(obj, name=name),
+        return conform(
+            get_group_from_info(
+                TyperInfo(obj, name=name),
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                suggest_commands=app.suggest_commands,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+        )
+    return conform(
+        get_command_from_info(
+            CommandInfo(name=name, callback=obj),
             pretty_exceptions_short=app.pretty_exceptions_short,
-            suggest_commands=app.suggest_commands,
             rich_markup_mode=app.rich_markup_mode,
         )
-    return get_command_from_info(
-        CommandInfo(name=name, callback=obj),
-        pretty_exceptions_short=app.pretty_exceptions_short,
-        rich_markup_mode=app.rich_markup_mode,
     )
 
 
@@ -100,6 +106,9 @@ class MregGroup(TyperGroup):
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
+        from mreg.cli.helptext import conform
+
+        conform(self)  # its own options; the commands when they are built
         self.commands = LazyCommands(self.commands, COMMANDS)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -225,8 +234,9 @@ app = typer.Typer(
     name="mreg",
     help="A model registry that lives in a folder: models, versions, aliases and their history as "
     "TOML files in .mreg/, next to your code.",
-    epilog="Examples:  mreg init  ·  mreg register model.onnx --name fraud  ·  "
-    "mreg alias set fraud champion 2  ·  mreg resolve models:/fraud@champion --field path",
+    # one example a paragraph: Typer joins the lines of a paragraph of the epilog
+    epilog="Examples:\n\nmreg init\n\nmreg register model.onnx --name fraud\n\n"
+    "mreg alias set fraud champion 2\n\nmreg resolve models:/fraud@champion --field path",
     no_args_is_help=True,
     # completion scripts ship in completions/ and the wheel's share/ (see README); Typer's own
     # --install-completion would write a weaker script into the user's shell startup files

@@ -99,11 +99,11 @@ def diff(
 
     Examples:
 
-      mreg diff                          (HEAD against the working tree)
+      mreg diff                          # HEAD against the working tree
 
-      mreg diff main                     (main against the working tree)
+      mreg diff main                     # main against the working tree
 
-      mreg diff origin/main HEAD --json  (what a pull request changes, for a CI job)
+      mreg diff origin/main HEAD --json  # what a pull request changes
 
       mreg diff --exit-code main HEAD || echo "this branch changes the registry"
     """

@@ -52,7 +52,9 @@ def init(
 
     In a folder below a project that has a store already, it refuses (exit 4) unless --force.
 
-    Example:  mreg init && git add .mreg
+    Example:
+
+      mreg init && git add .mreg
     """
     given = Path(path or options(ctx).store or Path.cwd()).absolute()
     folder = given.parent if given.name == STORE_DIRNAME else given

@@ -56,9 +56,13 @@ def merge(
 
     Examples:
 
-      git merge feature  ·  mreg merge  ·  mreg merge --renumber  ·  git commit
+      git merge feature
+      mreg merge
+      mreg merge --renumber
+      git commit
 
-      mreg merge --renumber --keep theirs   (you merged main into your branch: main keeps its numbers)
+      # you merged main into your branch, and main keeps its numbers:
+      mreg merge --renumber --keep theirs
     """
     store = locate_store(options(ctx).store)
     if renumber:

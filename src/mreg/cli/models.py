@@ -60,7 +60,8 @@ def list_models(
 
     Examples:
 
-      mreg models list --filter "tags.team = 'risk'" --order-by "last_updated_timestamp DESC"
+      mreg models list --filter "tags.team = 'risk'" \\
+        --order-by "last_updated_timestamp DESC"
 
       mreg models list --filter "name LIKE 'fraud%'" -q
     """
@@ -130,7 +131,9 @@ def show(
 ) -> None:
     """Show a model: description, tags, aliases and its newest versions.
 
-    Example:  mreg models show fraud
+    Example:
+
+      mreg models show fraud
     """
     registry = open_registry(ctx)
     model = registry.get_registered_model(name)
@@ -154,7 +157,9 @@ def create(
 ) -> None:
     """Create an empty registered model (`mreg register` creates one as needed).
 
-    Example:  mreg models create fraud -d "Card fraud scoring" -t team=risk
+    Example:
+
+      mreg models create fraud -d "Card fraud scoring" -t team=risk
     """
     tag_map = dict(parse_key_value(t) for t in tags or [])
     model = open_registry(ctx).create_registered_model(
@@ -173,7 +178,9 @@ def rename(
 ) -> None:
     """Rename a model; its versions, aliases, tags and history follow it.
 
-    Example:  mreg models rename fraud fraud-detector
+    Example:
+
+      mreg models rename fraud fraud-detector
     """
     model = open_registry(ctx).rename_registered_model(name, new_name, message=msg)
     if not quiet:
@@ -192,7 +199,9 @@ def update(
 ) -> None:
     """Replace a model's description (inline or from a Markdown file).
 
-    Example:  mreg models update fraud --description-file docs/fraud-model.md
+    Example:
+
+      mreg models update fraud --description-file docs/fraud-model.md
     """
     text = read_description(description, description_file)
     if text is None:
@@ -211,7 +220,9 @@ def delete(
 
     Asks for confirmation on a terminal; scripts pass --yes.
 
-    Example:  mreg models delete old-fraud --yes
+    Example:
+
+      mreg models delete old-fraud --yes
     """
     registry = open_registry(ctx)
     model = registry.get_registered_model(name)

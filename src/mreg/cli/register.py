@@ -70,7 +70,8 @@ def register(
 
     Examples:
 
-      mreg register model.onnx --name fraud --tag task=fraud -m "retrained on May data"
+      mreg register model.onnx --name fraud --tag task=fraud \\
+        -m "retrained on May data"
 
       v=$(mreg register ./export --name fraud --alias challenger -q)
     """

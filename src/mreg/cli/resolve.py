@@ -75,7 +75,9 @@ def get(
     A DEST inside the store, or one that is or holds the store or its git work tree, is refused
     (exit 2), with or without --force.
 
-    Example:  mreg get models:/fraud@champion -o build/model.onnx
+    Example:
+
+      mreg get models:/fraud@champion -o build/model.onnx
     """
     from mreg.destination import check_destination
 

@@ -86,11 +86,13 @@ def list_versions(
 
     Examples:
 
-      mreg versions list fraud --filter "tags.dataset = 'may' AND version_number > 3"
+      mreg versions list fraud \\
+        --filter "tags.dataset = 'may' AND version_number > 3"
 
       mreg versions list --filter "alias = 'champion'" --field uri
 
-      mreg versions list --filter "created_at >= '2026-11-01'" --order-by "version_number ASC" --json
+      mreg versions list --filter "created_at >= '2026-11-01'" \\
+        --order-by "version_number ASC" --json
     """
     registry = open_registry(ctx)
     versions = registry.search_model_versions(filter_string, max_results, order_by, page_token, model=name)
@@ -153,8 +155,13 @@ def show(
 ) -> None:
     """Show one version: artifact, digests, lineage, tags, aliases.
 
-    Examples:  mreg versions show fraud 3  ·  mreg versions show fraud @champion --json  ·
-    mreg versions show fraud latest --field digest
+    Examples:
+
+      mreg versions show fraud 3
+
+      mreg versions show fraud @champion --json
+
+      mreg versions show fraud latest --field digest
     """
     registry = open_registry(ctx)
     mv = lookup(registry, name, version)
@@ -217,7 +224,9 @@ def delete(
 
     Asks for confirmation on a terminal; scripts pass --yes.
 
-    Example:  mreg versions delete fraud 2 --yes -m "leaked test data"
+    Example:
+
+      mreg versions delete fraud 2 --yes -m "leaked test data"
     """
     registry = open_registry(ctx)
     mv = lookup(registry, name, version)
