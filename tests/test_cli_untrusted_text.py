@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from conftest import Cli, git
 from test_cli_terminal import plain, run_on_terminal
 
 from mreg import Registry
@@ -219,3 +219,18 @@ def test_ordinary_text_is_left_alone() -> None:
         assert escape_text(text) == text
     assert escape_text("a\nb\tc") == "a\nb\tc"
     assert os.linesep not in escape_line("a\nb")
+
+
+def test_diff_shows_a_hostile_commit_escaped(cli: Cli, hostile: Registry, isolated: Path) -> None:
+    git("init", "-q", "-b", "main", cwd=isolated)
+    git("add", "-A", ".mreg", cwd=isolated)
+    git("commit", "-q", "-m", "hostile store", cwd=isolated)
+    model = hostile.root / "models" / "fraud" / "model.toml"
+    model.write_text(model.read_text(encoding="utf-8").replace("risk", "ops"), encoding="utf-8")
+    result = cli("diff")
+    assert result.exit_code == 0, result.stderr
+    assert raw_controls(result.stdout + result.stderr) == [], result.stdout
+    assert "tag team = ops\\x1b]0;pwned" in result.stdout
+    code, screen = run_on_terminal("diff", cwd=isolated, env={"COLUMNS": "400"})
+    assert code == 0, screen
+    assert raw_controls(plain(screen)) == [], repr(screen)

@@ -37,8 +37,8 @@ def emit_line(text: str) -> None:
 
 
 def message(text: str) -> None:
-    """A message for the person at the terminal (stderr, so stdout stays data)."""
-    sys.stderr.write(escape_text(text) + "\n")
+    """A one-line message for the person at the terminal (stderr, so stdout stays data)."""
+    sys.stderr.write(escape_line(text) + "\n")
 
 
 def report(data: Any, text: str, *, as_json: bool, quiet: bool) -> None:
