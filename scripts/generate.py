@@ -32,15 +32,14 @@ sys.path.insert(0, str(REPO / "src"))
 import typer  # noqa: E402
 import typer.main  # noqa: E402
 from typer._click.core import Command, Context, Parameter  # noqa: E402
-from typer._click.types import BoolParamType, FloatParamType, IntParamType  # noqa: E402
-from typer._types import TyperChoice as Choice  # noqa: E402
+from typer._click.types import BoolParamType  # noqa: E402
 from typer.core import TyperArgument as Argument  # noqa: E402
 from typer.core import TyperGroup as Group  # noqa: E402
 from typer.core import TyperOption as Option  # noqa: E402
-from typer.models import TyperPath  # noqa: E402
 
 import mreg  # noqa: E402
 from mreg.cli import shells  # noqa: E402
+from mreg.cli.helptext import metavar  # noqa: E402
 from mreg.errors import EXIT_CODES  # noqa: E402
 from mreg.store import layout  # noqa: E402
 
@@ -121,30 +120,6 @@ def walk(root: Command) -> Iterator[Entry]:
     yield from visit(root, Context(root, info_name=PROG, **root.context_settings))
 
 
-def metavar(param: Parameter) -> str:
-    """``NAME``, ``[PATH]``, ``PAIRS...`` for arguments; the value an option takes, or "" for a flag."""
-    if isinstance(param, Argument):
-        text = (param.metavar or (param.name or "").upper()).replace("-", "_")
-        if param.nargs == -1:
-            text += "..."
-        return text if param.required else f"[{text}]"
-    assert isinstance(param, Option)
-    if param.is_flag or param.count or isinstance(param.type, BoolParamType):
-        return ""
-    if param.metavar:
-        return param.metavar
-    if isinstance(param.type, Choice):
-        return "[" + "|".join(str(c) for c in param.type.choices) + "]"
-    if isinstance(param.type, TyperPath):
-        return "PATH"
-    if isinstance(param.type, IntParamType):
-        return "INTEGER"
-    if isinstance(param.type, FloatParamType):
-        return "NUMBER"
-    longest = max(param.opts, key=len).lstrip("-")
-    return longest.upper().replace("-", "_")
-
-
 def option_names(option: Option) -> list[str]:
     """Short names first, as in `--help`: ``-n, --name``."""
     return sorted([*option.opts, *option.secondary_opts], key=lambda o: (o.startswith("--"), o))
@@ -209,7 +184,7 @@ def blocks(text: str) -> list[Block]:
     for paragraph in re.split(r"\n\s*\n", (text or "").strip("\n")):
         lines = paragraph.split("\n")
         if all(line.startswith("  ") for line in lines if line.strip()):
-            code = [line.strip() for line in lines if line.strip()]
+            code = [line[2:].rstrip() for line in lines if line.strip()]  # continuation lines stay indented
             if found and found[-1].kind == "code":
                 found[-1].lines += code
             else:

@@ -15,7 +15,7 @@ from mreg.cli.common import Field
 
 # (command, arguments, what -q leaves on stdout): every command that writes a message on success.
 QUIET: list[tuple[str, list[str], str]] = [
-    ("init", ["other"], ""),
+    ("init", ["other", "--force"], ""),  # other/ lies below the store: nested on purpose
     ("register", ["model.bin", "--name", "fraud"], "3\n"),
     ("get", ["fraud@champion", "-o", "copy.bin"], ""),
     ("models create", ["empty"], ""),

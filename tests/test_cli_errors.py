@@ -4,6 +4,7 @@ the store (a snapshot of every file under .mreg before and after)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -369,6 +370,33 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(populated: Registry, i
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 141
     assert err == ""
+
+
+@pytest.mark.parametrize("buffering", ["block-buffered", "unbuffered"])
+@pytest.mark.parametrize(
+    "args", [["versions", "list"], ["models", "list", "-q"], ["resolve", "fraud/1", "--field", "path"]]
+)
+def test_a_reader_gone_before_the_last_flush_is_still_141(
+    populated: Registry, isolated: Path, buffering: str, args: list[str]
+) -> None:
+    # Piped, Python's stdout is block-buffered (unless PYTHONUNBUFFERED is set): a short output
+    # stays in the buffer until the command ends, and meets the closed pipe only at the last flush,
+    # which Python would report itself with exit code 120.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if buffering == "unbuffered":
+        env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mreg", *args],
+        cwd=isolated,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (141, "")
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 # (command path, arguments after it, schema definition of its output)
 COMMANDS: list[tuple[str, list[str], str]] = [
-    ("init", ["other", "--json"], "InitResult"),
+    ("init", ["other", "--force", "--json"], "InitResult"),  # other/ lies below the store
     ("register", ["model.bin", "--name", "fraud", "-t", "k=v", "--json"], "ModelVersion"),
     ("resolve", ["models:/fraud@champion", "--json"], "ResolvedVersion"),
     ("resolve", ["fraud/3", "--json"], "ResolvedVersion"),

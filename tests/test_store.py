@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mreg import AlreadyExists, Registry, StoreError
+from mreg import AlreadyExists, InvalidInput, Registry, StoreError
 from mreg.store import store as store_module
 from mreg.store.records import AnyVersion, Tombstone, VersionRecord
 from mreg.store.store import Store
@@ -90,3 +90,19 @@ def test_the_store_refuses_a_name_taken_in_another_case(registry: Registry) -> N
     with pytest.raises(AlreadyExists, match="differ only in case"):
         registry.store.refuse_case_twin("fraud")
     registry.store.refuse_case_twin("Fraud", ignore="Fraud")
+
+
+@pytest.mark.parametrize("where", ["store", "inside", "project"])
+def test_the_python_api_refuses_a_destination_at_the_store_or_project(
+    registry: Registry, model_file: Path, where: str
+) -> None:
+    mv = registry.create_model_version("m", model_file)
+    (registry.root.parent / ".git").mkdir()
+    dest = {"store": registry.root, "inside": registry.root / "out.bin", "project": registry.root.parent}[
+        where
+    ]
+    before = sorted(p.name for p in registry.root.parent.iterdir())
+    with pytest.raises(InvalidInput, match="refusing to write"):
+        registry.download_artifact(mv, dest, force=True)
+    assert sorted(p.name for p in registry.root.parent.iterdir()) == before
+    assert registry.get_model_version("m", 1) == mv

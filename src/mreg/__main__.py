@@ -1,5 +1,5 @@
 """``python -m mreg``: the same as the ``mreg`` command."""
 
-from mreg.cli.app import main
+from mreg.cli.entry import main
 
 main()

@@ -66,7 +66,9 @@ def set_alias(
 def delete(ctx: typer.Context, name: Name, alias: Alias, msg: Message = None, quiet: Quiet = False) -> None:
     """Remove an alias (removing one that does not exist is not an error).
 
-    Example:  mreg alias delete fraud challenger
+    Example:
+
+      mreg alias delete fraud challenger
     """
     open_registry(ctx).delete_registered_model_alias(name, alias, message=msg)
     if not quiet:
@@ -77,7 +79,9 @@ def delete(ctx: typer.Context, name: Name, alias: Alias, msg: Message = None, qu
 def list_aliases(ctx: typer.Context, name: Name, as_json: Json = False) -> None:
     """List a model's aliases and the versions they point at.
 
-    Example:  mreg alias list fraud --json
+    Example:
+
+      mreg alias list fraud --json
     """
     aliases = open_registry(ctx).get_aliases(name)
     if as_json:

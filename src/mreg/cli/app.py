@@ -45,19 +45,25 @@ COMMANDS: dict[str, str] = {
 def build_command(name: str, target: str) -> click.Command:
     """The Click command for ``target`` ("module:attribute"), built as ``app.command(name)`` or
     ``app.add_typer(…, name=name)`` would build it."""
+    from mreg.cli.helptext import conform
+
     module, _, attribute = target.partition(":")
     obj = getattr(importlib.import_module(module), attribute)
     if isinstance(obj, typer.Typer):
-        return get_group_from_info(
-            TyperInfo(obj, name=name),
+        return conform(
+            get_group_from_info(
+                TyperInfo(obj, name=name),
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                suggest_commands=app.suggest_commands,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+        )
+    return conform(
+        get_command_from_info(
+            CommandInfo(name=name, callback=obj),
             pretty_exceptions_short=app.pretty_exceptions_short,
-            suggest_commands=app.suggest_commands,
             rich_markup_mode=app.rich_markup_mode,
         )
-    return get_command_from_info(
-        CommandInfo(name=name, callback=obj),
-        pretty_exceptions_short=app.pretty_exceptions_short,
-        rich_markup_mode=app.rich_markup_mode,
     )
 
 
@@ -100,29 +106,36 @@ class MregGroup(TyperGroup):
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
+        from mreg.cli.helptext import conform
+
+        conform(self)  # its own options; the commands when they are built
         self.commands = LazyCommands(self.commands, COMMANDS)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # the names only: listing must not build every command
 
     def invoke(self, ctx: Any) -> Any:
+        from mreg.cli.entry import interruptible
+
         try:
-            return super().invoke(ctx)
+            with interruptible():
+                return super().invoke(ctx)
         except MregError as err:
             _show_traceback(ctx)
             _error(str(err))
             raise typer.Exit(err.exit_code) from None
-        except (typer.Exit, typer.Abort):
+        except typer.Abort as err:
+            if not isinstance(err.__context__, KeyboardInterrupt):
+                raise
+            _error("interrupted")  # Ctrl-C at a prompt, which Click turns into Abort
+            raise typer.Exit(130) from None
+        except typer.Exit:
             raise
         except KeyboardInterrupt:
             _error("interrupted")
             raise typer.Exit(130) from None
         except BrokenPipeError:
-            # The reader went away (`mreg versions list | head -1`): stop quietly, as git and the
-            # coreutils do, with the code of a process killed by SIGPIPE; pointing stdout at
-            # /dev/null keeps the flush at exit from raising the same error again.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(141) from None
+            raise typer.Exit(_stdout_gone()) from None
         except Exception as err:
             if getattr(err, "exit_code", None) is not None and type(err).__module__.startswith(
                 ("click", "typer")
@@ -149,6 +162,24 @@ class MregGroup(TyperGroup):
         draw a box), with Click's exit code 2 and a pointer to the command's help."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        code = self._exit_code(args, prog_name, complete_var, windows_expand_args, **extra)
+        try:
+            # Flushed here, not at interpreter shutdown: when the reader has gone away, Python
+            # would report that flush's BrokenPipeError itself and exit 120. When stdout is a
+            # pipe it is block-buffered, so a short output meets the closed pipe only here.
+            sys.stdout.flush()
+        except BrokenPipeError:
+            code = _stdout_gone()
+        sys.exit(code)
+
+    def _exit_code(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        windows_expand_args: bool,
+        **extra: Any,
+    ) -> int:
         try:
             result = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except click.exceptions.UsageError as err:
@@ -156,14 +187,14 @@ class MregGroup(TyperGroup):
             if text:  # empty: a group called without a command, whose help is already printed
                 where = f" (see '{err.ctx.command_path} --help')" if err.ctx is not None else ""
                 _error(text + where)
-            sys.exit(err.exit_code)
+            return err.exit_code
         except click.exceptions.ClickException as err:
             _error(" ".join(err.format_message().split()))
-            sys.exit(err.exit_code)
+            return err.exit_code
         except typer.Abort:
             _error("aborted")
-            sys.exit(1)
-        sys.exit(result if isinstance(result, int) else 0)
+            return 1
+        return result if isinstance(result, int) else 0
 
     def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: str | None = None) -> None:
         """A shell asking for completions (``_MREG_COMPLETE`` set) gets mreg's answers, see shells.py."""
@@ -183,8 +214,19 @@ def _show_traceback(ctx: Any) -> None:
         traceback.print_exc(file=sys.stderr)
 
 
+def _stdout_gone() -> int:
+    """The reader went away (`mreg versions list | head -1`): stop quietly, as git and the
+    coreutils do, with the code of a process killed by SIGPIPE (141). Pointing stdout at /dev/null
+    keeps any later flush, at exit too, from raising the same error again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
+
+
 def _error(text: str) -> None:
-    sys.stderr.write(f"error: {text}\n")
+    """The one line of an error. Its text may quote a file name or stored text: escaped."""
+    from mreg.textsafe import escape_line
+
+    sys.stderr.write(f"error: {escape_line(text)}\n")
 
 
 app = typer.Typer(
@@ -192,8 +234,9 @@ app = typer.Typer(
     name="mreg",
     help="A model registry that lives in a folder: models, versions, aliases and their history as "
     "TOML files in .mreg/, next to your code.",
-    epilog="Examples:  mreg init  ·  mreg register model.onnx --name fraud  ·  "
-    "mreg alias set fraud champion 2  ·  mreg resolve models:/fraud@champion --field path",
+    # one example a paragraph: Typer joins the lines of a paragraph of the epilog
+    epilog="Examples:\n\nmreg init\n\nmreg register model.onnx --name fraud\n\n"
+    "mreg alias set fraud champion 2\n\nmreg resolve models:/fraud@champion --field path",
     no_args_is_help=True,
     # completion scripts ship in completions/ and the wheel's share/ (see README); Typer's own
     # --install-completion would write a weaker script into the user's shell startup files

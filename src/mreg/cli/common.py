@@ -12,6 +12,7 @@ import typer
 from mreg.cli import complete
 from mreg.cli.options import options
 from mreg.errors import InvalidInput
+from mreg.textsafe import escape_line
 from mreg.uris import SCHEME
 
 if TYPE_CHECKING:
@@ -24,6 +25,12 @@ def open_registry(ctx: typer.Context) -> Registry:
 
     opts = options(ctx)
     return Registry(opts.store, lock_timeout=opts.lock_timeout)
+
+
+Description = Annotated[str | None, typer.Option("--description", "-d", help="Markdown description.")]
+DescriptionFile = Annotated[
+    Path | None, typer.Option("--description-file", "-D", help="Read the Markdown description from a file.")
+]
 
 
 def read_description(text: str | None, file: Path | None) -> str | None:
@@ -112,15 +119,19 @@ class Field(StrEnum):
 
 
 def field_value(registry: Registry, mv: ModelVersion, field: Field) -> str:
+    """The text ``--field`` prints. The path is mreg's own (inside the store) and exact; every
+    other field may hold stored text, whose control characters are escaped (``--json`` keeps them)."""
     if field is Field.path:
         return str(registry.artifact_path(mv))
     if field is Field.digest:
-        return f"sha256:{mv.artifact.digest}" if mv.artifact.digest else ""
-    if field is Field.uri:
-        return f"{SCHEME}{mv.name}/{mv.version}"
-    if field is Field.stage:
-        return mv.current_stage
-    return str(getattr(mv, field.value))
+        value = f"sha256:{mv.artifact.digest}" if mv.artifact.digest else ""
+    elif field is Field.uri:
+        value = f"{SCHEME}{mv.name}/{mv.version}"
+    elif field is Field.stage:
+        value = mv.current_stage
+    else:
+        value = str(getattr(mv, field.value))
+    return escape_line(value)
 
 
 FieldOpt = Annotated[

@@ -13,6 +13,7 @@ from mreg.diff import RegistryDiff, diff_revisions
 from mreg.entities import Change
 from mreg.store.layout import STORE_DIRNAME
 from mreg.store.store import locate
+from mreg.textsafe import escape_line
 
 # How each change reads, and whether it adds, removes or modifies (for colour on a terminal).
 _ADDS = {"model_created", "version_registered", "alias_set", "model_tag_set", "version_tag_set"}
@@ -101,11 +102,11 @@ def diff(
 
     Examples:
 
-      mreg diff                          (HEAD against the working tree)
+      mreg diff                          # HEAD against the working tree
 
-      mreg diff main                     (main against the working tree)
+      mreg diff main                     # main against the working tree
 
-      mreg diff origin/main HEAD --json  (what a pull request changes, for a CI job)
+      mreg diff origin/main HEAD --json  # what a pull request changes
 
       mreg diff --exit-code main HEAD || echo "this branch changes the registry"
     """
@@ -134,4 +135,4 @@ def render_diff(result: RegistryDiff) -> None:
         render.registry_diff(f"registry changes: {title}", rows)
         return
     for model, text, _, reason in rows:
-        emit_line(f"{model}: {text}" + (f"  ({reason})" if reason else ""))
+        emit_line(escape_line(f"{model}: {text}" + (f"  ({reason})" if reason else "")))

@@ -11,6 +11,7 @@ from mreg.cli.output import emit_json, emit_line, message
 from mreg.errors import IntegrityError
 from mreg.fsck import ERROR, LEFTOVER, WARNING
 from mreg.store.files import display_path
+from mreg.textsafe import escape_line
 
 
 def _count(n: int, what: str) -> str:
@@ -55,7 +56,7 @@ def fsck(
         )
     else:
         for finding in findings:
-            emit_line(f"{finding.severity:<8}  {finding.message}")
+            emit_line(escape_line(f"{finding.severity:<8}  {finding.message}"))
     store = display_path(registry.root)
     if counts[ERROR]:
         raise IntegrityError(

@@ -8,6 +8,7 @@ import typer
 
 from mreg.cli.common import Json, human_size, open_registry
 from mreg.cli.output import emit_json, emit_line, message
+from mreg.textsafe import escape_line
 
 
 def gc(
@@ -36,13 +37,13 @@ def gc(
         return
     if quiet:
         for finding in report.removed:
-            emit_line(finding.path)
+            emit_line(escape_line(finding.path))
         return
     verb = "removed" if yes else "would remove"
     for finding in report.removed:
-        emit_line(f"{verb}  {finding.message}")
+        emit_line(escape_line(f"{verb}  {finding.message}"))
     for finding in report.kept:
-        emit_line(f"kept          {finding.message}")
+        emit_line(escape_line(f"kept          {finding.message}"))
     if report.kept:
         message(f"kept {len(report.kept)}: a registration is in progress; run `mreg gc` again later")
     if not report.removed:

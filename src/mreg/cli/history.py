@@ -76,7 +76,7 @@ def history(
 
       mreg history fraud --since 2026-11-01
 
-      mreg history fraud --alias champion     (which versions were champion, from when to when)
+      mreg history fraud --alias champion   # which versions held it, when
     """
     registry = open_registry(ctx)
     if alias is not None:

@@ -13,6 +13,7 @@ from mreg.cli.output import emit_json, emit_line, message
 from mreg.errors import AlreadyExists
 from mreg.gitmerge import MergePlan, plan_resolution
 from mreg.store.store import Store
+from mreg.textsafe import escape_line
 
 _MAINLINE = ("main", "master", "origin/main", "origin/master", "trunk", "develop")
 
@@ -56,9 +57,13 @@ def merge(
 
     Examples:
 
-      git merge feature  ·  mreg merge  ·  mreg merge --renumber  ·  git commit
+      git merge feature
+      mreg merge
+      mreg merge --renumber
+      git commit
 
-      mreg merge --renumber --keep theirs   (you merged main into your branch: main keeps its numbers)
+      # you merged main into your branch, and main keeps its numbers:
+      mreg merge --renumber --keep theirs
     """
     if renumber:
         plan = open_registry(ctx).resolve_merge_conflicts(keep=keep.value, dry_run=dry_run)
@@ -85,12 +90,12 @@ def _report(plan: MergePlan, *, resolved: bool, as_json: bool) -> None:
         return
     for finding in plan.findings:
         marker = "" if finding.resolvable else "  [resolve by hand]"
-        emit_line(f"conflict: {finding.message}{marker}")
+        emit_line(escape_line(f"conflict: {finding.message}{marker}"))
     if not plan.resolvable:
         return
     verb = "resolved" if resolved else "would resolve"
     for decision in plan.decisions:
-        emit_line(f"{verb}: {decision}")
+        emit_line(escape_line(f"{verb}: {decision}"))
     if context is not None and context.operation != "merge" and plan.renumbered:
         message(
             f"note: in a {context.operation}, later commits that refer to a renumbered version still use "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mreg.cli.common import (
     VERSION_HEADERS,
+    Description,
+    DescriptionFile,
     FilterOpt,
     Json,
     Message,
@@ -26,16 +27,13 @@ from mreg.cli.common import (
 from mreg.cli.output import emit_json, emit_line, message, report, stdout_is_terminal, table
 from mreg.entities import RegisteredModel
 from mreg.names import parse_key_value
+from mreg.textsafe import escape_line
 
 app = typer.Typer(
     help="Create, show, list, rename, describe and delete registered models.", no_args_is_help=True
 )
 
 Name = ModelName
-Description = Annotated[str | None, typer.Option("--description", "-d", help="Markdown description.")]
-DescriptionFile = Annotated[
-    Path | None, typer.Option("--description-file", "-D", help="Read the Markdown description from a file.")
-]
 
 
 def _first_line(text: str) -> str:
@@ -62,7 +60,8 @@ def list_models(
 
     Examples:
 
-      mreg models list --filter "tags.team = 'risk'" --order-by "last_updated_timestamp DESC"
+      mreg models list --filter "tags.team = 'risk'" \\
+        --order-by "last_updated_timestamp DESC"
 
       mreg models list --filter "name LIKE 'fraud%'" -q
     """
@@ -75,7 +74,7 @@ def list_models(
         return
     if quiet:
         for model in models:
-            emit_line(model.name)
+            emit_line(escape_line(model.name))
     else:
         rows = []
         for model in models:
@@ -109,11 +108,11 @@ def show_model(model: RegisteredModel, versions_rows: list[list[str]]) -> None:
 
         render.model_card(model, summary, (VERSION_HEADERS, versions_rows))
         return
-    emit_line(f"name         {model.name}")
+    emit_line(f"name         {escape_line(model.name)}")
     for key, value in summary:
-        emit_line(f"{key:<12} {value}")
+        emit_line(f"{key:<12} {escape_line(value)}")
     for key, value in model.tags.items():
-        emit_line(f"tag          {key}={value}")
+        emit_line(f"tag          {escape_line(key)}={escape_line(value)}")
     if model.description:
         emit_line("")
         emit_line(model.description.rstrip("\n"))
@@ -135,7 +134,9 @@ def show(
 ) -> None:
     """Show a model: description, tags, aliases and its newest versions.
 
-    Example:  mreg models show fraud
+    Example:
+
+      mreg models show fraud
     """
     registry = open_registry(ctx)
     model = registry.get_registered_model(name)
@@ -159,7 +160,9 @@ def create(
 ) -> None:
     """Create an empty registered model (`mreg register` creates one as needed).
 
-    Example:  mreg models create fraud -d "Card fraud scoring" -t team=risk
+    Example:
+
+      mreg models create fraud -d "Card fraud scoring" -t team=risk
     """
     tag_map = dict(parse_key_value(t) for t in tags or [])
     model = open_registry(ctx).create_registered_model(
@@ -178,7 +181,9 @@ def rename(
 ) -> None:
     """Rename a model; its versions, aliases, tags and history follow it.
 
-    Example:  mreg models rename fraud fraud-detector
+    Example:
+
+      mreg models rename fraud fraud-detector
     """
     model = open_registry(ctx).rename_registered_model(name, new_name, message=msg)
     if not quiet:
@@ -197,7 +202,9 @@ def update(
 ) -> None:
     """Replace a model's description (inline or from a Markdown file).
 
-    Example:  mreg models update fraud --description-file docs/fraud-model.md
+    Example:
+
+      mreg models update fraud --description-file docs/fraud-model.md
     """
     text = read_description(description, description_file)
     if text is None:
@@ -216,7 +223,9 @@ def delete(
 
     Asks for confirmation on a terminal; scripts pass --yes.
 
-    Example:  mreg models delete old-fraud --yes
+    Example:
+
+      mreg models delete old-fraud --yes
     """
     registry = open_registry(ctx)
     model = registry.get_registered_model(name)
@@ -230,9 +239,9 @@ def delete(
 def _confirm(question: str) -> None:
     import sys
 
-    from mreg.errors import InvalidInput
+    from mreg.errors import InvalidInput, MregError
 
     if not sys.stdin.isatty():
         raise InvalidInput("refusing to delete without confirmation: pass --yes")
     if not typer.confirm(question, default=False, err=True):
-        raise typer.Exit(1)
+        raise MregError("not deleted (answered no)")

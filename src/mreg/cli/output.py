@@ -2,6 +2,11 @@
 
 Data goes to stdout, messages and errors to stderr. Rich is imported lazily (``render``), so a
 command whose output is piped or JSON never pays for it.
+
+Text from the store may hold control characters (see ``mreg.textsafe``): table cells are escaped
+here as one-line fields, and every line written goes through ``escape_text`` as a last guard, so no
+control character but newline and tab reaches the terminal whatever a command forgot. A command
+escapes a one-line field it prints outside a table with ``escape_line``.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ import os
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from mreg.textsafe import escape_line, escape_text, json_safe
 
 
 def stdout_is_terminal() -> bool:
@@ -22,16 +29,16 @@ def emit_json(data: Any) -> None:
     import json  # not at the top: `--field` and plain output never pay for it
 
     indent = 2 if stdout_is_terminal() else None
-    sys.stdout.write(json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_safe(json.dumps(data, indent=indent, ensure_ascii=False)) + "\n")
 
 
 def emit_line(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(escape_text(text) + "\n")
 
 
 def message(text: str) -> None:
-    """A message for the person at the terminal (stderr, so stdout stays data)."""
-    sys.stderr.write(text + "\n")
+    """A one-line message for the person at the terminal (stderr, so stdout stays data)."""
+    sys.stderr.write(escape_line(text) + "\n")
 
 
 def report(data: Any, text: str, *, as_json: bool, quiet: bool) -> None:
@@ -44,7 +51,9 @@ def report(data: Any, text: str, *, as_json: bool, quiet: bool) -> None:
 
 
 def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded with two spaces; the last column is not padded."""
+    """Columns padded with two spaces; the last column is not padded. Cells are one-line fields."""
+    headers = [escape_line(cell) for cell in headers]
+    rows = [[escape_line(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):

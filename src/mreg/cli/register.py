@@ -8,6 +8,8 @@ import typer
 
 from mreg.cli import complete
 from mreg.cli.common import (
+    Description,
+    DescriptionFile,
     FieldOpt,
     Json,
     Message,
@@ -40,9 +42,8 @@ def register(
             autocompletion=complete.model_names,
         ),
     ],
-    description: Annotated[
-        str | None, typer.Option("--description", "-d", help="Markdown description.")
-    ] = None,
+    description: Description = None,
+    description_file: DescriptionFile = None,
     tags: Annotated[
         list[str] | None, typer.Option("--tag", "-t", help="KEY=VALUE tag on the version; repeatable.")
     ] = None,
@@ -69,7 +70,8 @@ def register(
 
     Examples:
 
-      mreg register model.onnx --name fraud --tag task=fraud -m "retrained on May data"
+      mreg register model.onnx --name fraud --tag task=fraud \\
+        -m "retrained on May data"
 
       v=$(mreg register ./export --name fraud --alias challenger -q)
     """
@@ -82,7 +84,7 @@ def register(
             run_id=run_id,
             tags=tag_map,
             run_link=run_link,
-            description=read_description(description, None),
+            description=read_description(description, description_file),
             aliases=aliases or [],
             message=msg,
             progress=progress,

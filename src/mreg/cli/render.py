@@ -1,17 +1,51 @@
-"""Rich rendering, imported only when output goes to a terminal."""
+"""Rich rendering, imported only when output goes to a terminal.
+
+Stored text is never read as Rich markup (it goes in as ``Text``) and its control characters are
+escaped before layout (``cell``, ``SafeMarkdown``). A description is escaped once more after
+rendering, since Markdown turns entities such as ``&#27;`` into the characters they name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.markdown import Markdown
 from rich.panel import Panel
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from mreg.entities import ModelVersion, RegisteredModel
+from mreg.textsafe import escape_line, escape_text
+
+
+def escaped_segments(segments: Iterable[Segment]) -> Iterator[Segment]:
+    """Rendered output with the control characters of its text escaped. Rich's own control
+    segments (cursor moves of a progress bar) stay as they are."""
+    for segment in segments:
+        if segment.control:
+            yield segment
+        else:
+            yield Segment(escape_text(segment.text), segment.style)
+
+
+class SafeMarkdown:
+    """A Markdown description: its text escaped before layout, links shown as text with their
+    target (not as terminal hyperlinks whose target the reader cannot see)."""
+
+    def __init__(self, text: str) -> None:
+        self.markdown = Markdown(escape_text(text), hyperlinks=False)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from escaped_segments(console.render(self.markdown, options))
+
+
+def cell(text: str) -> Text:
+    """A one-line field of stored text: literal (no markup), control characters escaped."""
+    return Text(escape_line(text))
+
 
 console = Console()
 
@@ -19,9 +53,9 @@ console = Console()
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None) -> None:
     if not rows:
         return
-    grid = Table(*headers, title=title, header_style="bold", title_justify="left")
+    grid = Table(*headers, title=cell(title) if title else None, header_style="bold", title_justify="left")
     for row in rows:
-        grid.add_row(*(Text(cell) for cell in row))
+        grid.add_row(*(cell(text) for text in row))
     console.print(grid)
 
 
@@ -30,7 +64,7 @@ def key_values(pairs: Sequence[tuple[str, str]]) -> Table:
     grid.add_column(style="bold")
     grid.add_column()
     for key, value in pairs:
-        grid.add_row(key, Text(value))
+        grid.add_row(key, cell(value))
     return grid
 
 
@@ -41,29 +75,29 @@ def model_card(
 ) -> None:
     parts: list[RenderableType] = [key_values(summary)]
     if model.description:
-        parts += [Text(""), Markdown(model.description)]
+        parts += [Text(""), SafeMarkdown(model.description)]
     if model.tags:
         tags = Table("tag", "value", header_style="bold", box=None)
         for key, value in model.tags.items():
-            tags.add_row(Text(key), Text(value))
+            tags.add_row(cell(key), cell(value))
         parts += [Text(""), tags]
     headers, rows = versions
     if rows:
         grid = Table(*headers, header_style="bold", box=None, title="versions", title_justify="left")
         for row in rows:
-            grid.add_row(*(Text(cell) for cell in row))
+            grid.add_row(*(cell(text) for text in row))
         parts += [Text(""), grid]
-    console.print(Panel(Group(*parts), title=Text(model.name, style="bold"), title_align="left"))
+    console.print(Panel(Group(*parts), title=Text(escape_line(model.name), style="bold"), title_align="left"))
 
 
 def version_card(version: ModelVersion, pairs: Sequence[tuple[str, str]]) -> None:
     parts: list[RenderableType] = [key_values(pairs)]
     if version.description:
-        parts += [Text(""), Markdown(version.description)]
+        parts += [Text(""), SafeMarkdown(version.description)]
     console.print(
         Panel(
             Group(*parts),
-            title=Text(f"{version.name} version {version.version}", style="bold"),
+            title=Text(escape_line(f"{version.name} version {version.version}"), style="bold"),
             title_align="left",
         )
     )
@@ -101,7 +135,7 @@ _DIFF_STYLES = {"added": "green", "removed": "red", "changed": "yellow"}
 
 def registry_diff(title: str, rows: Sequence[tuple[str, str, str, str]]) -> None:
     """``mreg diff``: one row per change (model, what, added/removed/changed, who and why)."""
-    grid = Table("model", "change", "who / why", title=title, header_style="bold", title_justify="left")
+    grid = Table("model", "change", "who / why", title=cell(title), header_style="bold", title_justify="left")
     for model, text, kind, reason in rows:
-        grid.add_row(Text(model), Text(text, style=_DIFF_STYLES.get(kind, "")), Text(reason))
+        grid.add_row(cell(model), Text(escape_line(text), style=_DIFF_STYLES.get(kind, "")), cell(reason))
     console.print(grid)

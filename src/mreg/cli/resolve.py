@@ -11,6 +11,7 @@ from mreg.cli import complete
 from mreg.cli.common import FieldOpt, Json, Quiet, field_value, open_registry
 from mreg.cli.output import emit_json, emit_line, message
 from mreg.cli.progress import byte_progress
+from mreg.textsafe import escape_line
 from mreg.uris import SCHEME
 
 Uri = Annotated[
@@ -49,13 +50,13 @@ def resolve(
     if as_json:
         emit_json({**mv.to_dict(), "uri": f"{SCHEME}{mv.name}/{mv.version}", "path": path})
         return
-    emit_line(f"uri      {SCHEME}{mv.name}/{mv.version}")
-    emit_line(f"aliases  {', '.join(mv.aliases) or 'none'}")
-    emit_line(f"stage    {mv.current_stage}")
-    emit_line(f"source   {mv.source}")
+    emit_line(escape_line(f"uri      {SCHEME}{mv.name}/{mv.version}"))
+    emit_line(escape_line(f"aliases  {', '.join(mv.aliases) or 'none'}"))
+    emit_line(escape_line(f"stage    {mv.current_stage}"))
+    emit_line(escape_line(f"source   {mv.source}"))
     if mv.artifact.digest:
-        emit_line(f"digest   sha256:{mv.artifact.digest}")
-    emit_line(f"path     {path if path is not None else mv.artifact.uri}")
+        emit_line(escape_line(f"digest   sha256:{mv.artifact.digest}"))
+    emit_line(escape_line(f"path     {path if path is not None else mv.artifact.uri}"))
 
 
 def get(
@@ -71,9 +72,17 @@ def get(
 
     On a digest mismatch it exits 5 and leaves nothing at DEST. DEST is never replaced without --force.
 
-    Example:  mreg get models:/fraud@champion -o build/model.onnx
+    A DEST inside the store, or one that is or holds the store or its git work tree, is refused
+    (exit 2), with or without --force.
+
+    Example:
+
+      mreg get models:/fraud@champion -o build/model.onnx
     """
+    from mreg.destination import check_destination
+
     registry = open_registry(ctx)
+    check_destination(registry.root, output)
     mv = registry.resolve(uri)
     label = f"Copying {mv.name} version {mv.version}"
     with byte_progress(label, lambda: mv.artifact.size, quiet=quiet) as progress:

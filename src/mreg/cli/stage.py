@@ -52,7 +52,9 @@ def set_stage(
 ) -> None:
     """Move a version to a stage. Aliases are the modern way to mark deployments; see docs/concepts.md.
 
-    Example:  mreg stage set fraud 7 production --archive-existing
+    Example:
+
+      mreg stage set fraud 7 production --archive-existing
     """
     registry = open_registry(ctx)
     number = lookup(registry, name, version).version

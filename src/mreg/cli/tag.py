@@ -42,7 +42,11 @@ def set_tags(
 ) -> None:
     """Set one or more tags, in one step.
 
-    Examples:  mreg tag set fraud team=risk owner=ana  ·  mreg tag set fraud --version 3 validated=true
+    Examples:
+
+      mreg tag set fraud team=risk owner=ana
+
+      mreg tag set fraud --version 3 validated=true
     """
     tags = dict(parse_key_value(p) for p in pairs)
     registry = open_registry(ctx)
@@ -70,7 +74,9 @@ def delete_tags(
 ) -> None:
     """Delete one or more tags (a key that is not set is not an error).
 
-    Example:  mreg tag delete fraud --version 3 validated
+    Example:
+
+      mreg tag delete fraud --version 3 validated
     """
     registry = open_registry(ctx)
     if version is None:

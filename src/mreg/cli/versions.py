@@ -9,6 +9,8 @@ import typer
 from mreg.cli import complete
 from mreg.cli.common import (
     VERSION_HEADERS,
+    Description,
+    DescriptionFile,
     FieldOpt,
     FilterOpt,
     Json,
@@ -22,12 +24,14 @@ from mreg.cli.common import (
     human_size,
     next_page_hint,
     open_registry,
+    read_description,
     short_time,
     version_row,
 )
 from mreg.cli.output import emit_json, emit_line, message, report, stdout_is_terminal, table
 from mreg.entities import ModelVersion
 from mreg.registry import Registry
+from mreg.textsafe import escape_line
 from mreg.uris import parse_version_ref
 
 app = typer.Typer(help="List, show, describe and delete model versions.", no_args_is_help=True)
@@ -82,11 +86,13 @@ def list_versions(
 
     Examples:
 
-      mreg versions list fraud --filter "tags.dataset = 'may' AND version_number > 3"
+      mreg versions list fraud \\
+        --filter "tags.dataset = 'may' AND version_number > 3"
 
       mreg versions list --filter "alias = 'champion'" --field uri
 
-      mreg versions list --filter "created_at >= '2026-11-01'" --order-by "version_number ASC" --json
+      mreg versions list --filter "created_at >= '2026-11-01'" \\
+        --order-by "version_number ASC" --json
     """
     registry = open_registry(ctx)
     versions = registry.search_model_versions(filter_string, max_results, order_by, page_token, model=name)
@@ -98,7 +104,7 @@ def list_versions(
         return
     elif quiet:
         for mv in versions:
-            emit_line(str(mv.version) if name is not None else f"{mv.name}/{mv.version}")
+            emit_line(str(mv.version) if name is not None else escape_line(f"{mv.name}/{mv.version}"))
     else:
         with_name = name is None
         table(
@@ -149,8 +155,13 @@ def show(
 ) -> None:
     """Show one version: artifact, digests, lineage, tags, aliases.
 
-    Examples:  mreg versions show fraud 3  ·  mreg versions show fraud @champion --json  ·
-    mreg versions show fraud latest --field digest
+    Examples:
+
+      mreg versions show fraud 3
+
+      mreg versions show fraud @champion --json
+
+      mreg versions show fraud latest --field digest
     """
     registry = open_registry(ctx)
     mv = lookup(registry, name, version)
@@ -164,7 +175,7 @@ def show(
         render.version_card(mv, version_pairs(mv))
     else:
         for key, value in version_pairs(mv):
-            emit_line(f"{key:<12} {value}")
+            emit_line(escape_line(f"{key:<12} {value}"))
         if mv.description:
             emit_line("")
             emit_line(mv.description.rstrip("\n"))
@@ -175,19 +186,27 @@ def update(
     ctx: typer.Context,
     name: Name,
     version: Version,
-    description: Annotated[str, typer.Option("--description", "-d", help="The new Markdown description.")],
+    description: Description = None,
+    description_file: DescriptionFile = None,
     msg: Message = None,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Replace a version's description.
+    """Replace a version's description (inline or from a Markdown file).
 
-    Example:  mreg versions update fraud 3 -d "Trained on May data"
+    Examples:
+
+      mreg versions update fraud 3 -d "Trained on May data"
+
+      mreg versions update fraud 3 --description-file notes/fraud-v3.md
     """
+    text = read_description(description, description_file)
+    if text is None:
+        from mreg.errors import InvalidInput
+
+        raise InvalidInput("nothing to update: give --description or --description-file")
     registry = open_registry(ctx)
-    mv = registry.update_model_version(
-        name, lookup(registry, name, version).version, description, message=msg
-    )
+    mv = registry.update_model_version(name, lookup(registry, name, version).version, text, message=msg)
     text = f"Updated the description of {mv.name} version {mv.version}"
     report(mv.to_dict(), text, as_json=as_json, quiet=quiet)
 
@@ -205,7 +224,9 @@ def delete(
 
     Asks for confirmation on a terminal; scripts pass --yes.
 
-    Example:  mreg versions delete fraud 2 --yes -m "leaked test data"
+    Example:
+
+      mreg versions delete fraud 2 --yes -m "leaked test data"
     """
     registry = open_registry(ctx)
     mv = lookup(registry, name, version)

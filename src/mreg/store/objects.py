@@ -384,7 +384,11 @@ class ObjectStore(ObjectBackend):
         self, artifact: Artifact, dest: Path, *, force: bool = False, progress: Progress | None = None
     ) -> Path:
         """Copy a stored artifact to ``dest``, checking every file's sha256 on the way. Nothing
-        is left at ``dest`` on failure; an existing ``dest`` is replaced only with ``force``."""
+        is left at ``dest`` on failure; an existing ``dest`` is replaced only with ``force``. A
+        ``dest`` that is, holds or lies in the store or the project's work tree is refused."""
+        from mreg.destination import check_destination
+
+        check_destination(self.layout.root, dest)
         if (dest.exists() or dest.is_symlink()) and not force:
             raise AlreadyExists(f"{dest} already exists (use --force to replace it)")
         dest.parent.mkdir(parents=True, exist_ok=True)
