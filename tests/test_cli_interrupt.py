@@ -134,7 +134,7 @@ def test_the_command_and_python_m_start_at_the_entry_point() -> None:
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    assert proc.stdout.strip() == "['mreg', 'mreg.cli', 'mreg.cli.entry']"
+    assert proc.stdout.strip() == "['mreg', 'mreg.cli', 'mreg.cli.entry', 'mreg.cli.interrupt']"
 
 
 def test_ctrl_c_at_the_delete_prompt_is_an_interrupt(two_versions: Registry, isolated: Path) -> None:

@@ -115,7 +115,7 @@ class MregGroup(TyperGroup):
         return list(self.commands)  # the names only: listing must not build every command
 
     def invoke(self, ctx: Any) -> Any:
-        from mreg.cli.entry import interruptible
+        from mreg.cli.interrupt import interruptible
 
         try:
             with interruptible():

@@ -59,7 +59,7 @@ def init(
     """
     given = Path(path or options(ctx).store or Path.cwd()).absolute()
     folder = given.parent if given.name == STORE_DIRNAME else given
-    if not force and not (folder / STORE_DIRNAME / "config.toml").is_file():
+    if not force and not Layout(folder / STORE_DIRNAME).config.is_file():
         outer = enclosing_store(folder)
         if outer is not None:
             raise AlreadyExists(
