@@ -4,18 +4,13 @@ directory, HOME and git's global config all point there, and no MREG_* variable 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from helpers import Cli
 
 from mreg import Registry
-from mreg.cli.app import app
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -87,34 +82,6 @@ def model_dir(isolated: Path) -> Path:
     return folder
 
 
-class Cli:
-    """Runs ``mreg`` in-process through Typer's CliRunner, stdout and stderr apart."""
-
-    def __init__(self) -> None:
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-        return self.runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
-
-
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
-
-
-def run_mreg(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run ``mreg`` as a real process (for what only a process shows: exit codes, locks, crashes)."""
-    return subprocess.run(
-        [sys.executable, "-m", "mreg", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout

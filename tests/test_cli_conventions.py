@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import typer
-from conftest import REPO, Cli
+from helpers import REPO, Cli
 
 from mreg import Registry
 from mreg.cli.app import app

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Cli, run_mreg
-from store_snapshot import snapshot
+from helpers import Cli, run_mreg, snapshot
 
 from mreg import Registry
 

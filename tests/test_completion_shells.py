@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 from mreg import Registry
 
-REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 COMPLETIONS = REPO / "completions"
 BREAKS = " \t\n\"'@><=;|&(:"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from helpers import Cli
 
 from mreg import Registry
 from mreg.store.files import MAX_METADATA_BYTES

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from helpers import Cli
 
 from mreg import IntegrityError, Registry
 from mreg import fsck as fsck_module
@@ -346,7 +346,7 @@ def test_a_read_only_store_still_resolves_folder_artifacts(
 
 
 def test_a_git_merge_in_progress_is_explained_in_registry_terms(isolated: Path, cli: Cli) -> None:
-    from git_helpers import Repo
+    from helpers import Repo
 
     repo = Repo(isolated / "proj")
     repo.register("fraud", "v1")
@@ -372,7 +372,7 @@ def test_a_git_merge_in_progress_is_explained_in_registry_terms(isolated: Path, 
 
 def test_a_checkout_without_objects(isolated: Path, cli: Cli) -> None:
     """The objects are kept out of git by default: a clone (a CI job) has the records only."""
-    from git_helpers import Repo
+    from helpers import Repo
 
     repo = Repo(isolated / "proj")
     repo.register("fraud", "v1")

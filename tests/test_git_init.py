@@ -7,8 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import git, run_mreg
-from git_helpers import Repo
+from helpers import Repo, git, run_mreg
 
 from mreg import Registry
 

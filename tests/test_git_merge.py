@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_mreg
-from git_helpers import Repo, assert_consistent, sha256_of
+from helpers import Repo, assert_consistent, run_mreg, sha256_of
 
 from mreg import Registry
 from mreg.gitmerge import find_merge_conflicts

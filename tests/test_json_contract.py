@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 import typer
-from conftest import REPO, Cli
-from git_helpers import Repo
+from helpers import REPO, Cli, Repo
 from jsonschema_lite import SchemaError, validate
 
 from mreg import Registry

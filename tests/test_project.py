@@ -11,7 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 from test_quickstart import sh_blocks_under
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import snapshot
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -104,14 +105,6 @@ TAG_KEYS = st.one_of(tricky_text(260), st.from_regex(r"[A-Za-z0-9_./ :-]{1,30}",
 TEXTS = st.one_of(tricky_text(300), st.text(st.characters(exclude_categories=["Cs", "Cc"]), max_size=300))
 
 
-def files_in(folder: Path) -> dict[str, bytes | None]:
-    found: dict[str, bytes | None] = {}
-    for path in sorted(folder.rglob("*")):
-        if path.name != "lock":
-            found[str(path.relative_to(folder))] = None if path.is_dir() else path.read_bytes()
-    return found
-
-
 @pytest.fixture
 def store(registry: Registry, isolated: Path) -> Iterator[Registry]:
     (isolated / "model.bin").write_bytes(b"weights\n")
@@ -127,14 +120,14 @@ def refused_or_round_trip(
     """Run ``change``: if mreg refuses, it raised one of its own errors, with a one-line message,
     and the store is as it was; if it accepts, ``check`` reads it back and ``undo`` reverts it.
     Every file of the store stays inside it either way. Returns whether it was accepted."""
-    before = files_in(store.root)
+    before = snapshot(store.root, everything=True)
     try:
         change()
     except (InvalidInput, AlreadyExists) as err:
         message = str(err)
         assert message and "\n" not in message and "\x00" not in message
         message.encode("utf-8")  # printable: no lone surrogate leaks into the message
-        assert files_in(store.root) == before
+        assert snapshot(store.root, everything=True) == before
         return False
     check()
     for folder, dirnames, filenames in os.walk(store.root):

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Cli, run_mreg
+from helpers import Cli, run_mreg
 
 from mreg import InvalidFilter, InvalidInput, PagedList, Registry, history, search
 from mreg.search import like_regex, make_page_token, parse_page_token, parse_version_filter
