@@ -85,3 +85,32 @@ def model_dir(isolated: Path) -> Path:
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
+
+
+@pytest.fixture
+def populated(registry: Registry, model_file: Path, model_dir: Path) -> Registry:
+    """Model ``m``: version 1 a file (@champion), 2 a folder (tagged k=v), 3 a URI; model ``other``:
+    version 1, the same file as m/1."""
+    registry.create_model_version("m", model_file, aliases=["champion"])
+    registry.create_model_version("m", model_dir, tags={"k": "v"})
+    registry.create_model_version("m", "s3://bucket/model")
+    registry.create_model_version("other", model_file)
+    return registry
+
+
+@pytest.fixture(scope="module")
+def completion_store(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """fraud: versions 1 (Production) and 2 (@champion), tags team and owner, version 2 tagged
+    validated; Iris Classifier: version 1. Built once a module: the completion tests only read it."""
+    folder = tmp_path_factory.mktemp("completion")
+    registry = Registry.init(folder)
+    artifact = folder / "model.bin"
+    artifact.write_bytes(b"weights v1\n")
+    registry.create_model_version("fraud", artifact)
+    artifact.write_bytes(b"weights v2\n")
+    registry.create_model_version("fraud", artifact, aliases=["champion"])
+    registry.transition_model_version_stage("fraud", 1, "Production", False)
+    registry.set_registered_model_tags("fraud", {"team": "risk", "owner": "ana"})
+    registry.set_model_version_tags("fraud", 2, {"validated": "yes"})
+    registry.create_model_version("Iris Classifier", artifact)
+    return registry

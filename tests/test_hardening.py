@@ -16,14 +16,6 @@ from helpers import Cli, run_mreg, snapshot
 
 from mreg import InvalidInput, MregError, Registry, parse_model_uri
 
-
-@pytest.fixture
-def populated(registry: Registry, model_file: Path, model_dir: Path) -> Registry:
-    registry.create_model_version("m", model_file, aliases=["champion"])
-    registry.create_model_version("m", model_dir)
-    return registry
-
-
 # --------------------------------------------------------------------------------- bad values
 
 BAD_NAMES = [
