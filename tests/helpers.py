@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -148,6 +149,30 @@ class Repo:
         """Register ``content`` (a small file) as a new version; returns its number."""
         source = self.write(f"artifacts/{model}-{sha256_of(content)[:12]}.bin", content)
         return self.registry.create_model_version(model, source, **kwargs).version  # type: ignore[arg-type]
+
+    def both_branches_register(
+        self,
+        model: str,
+        number: int,
+        *,
+        feature: Callable[[], object] = lambda: None,
+        main: Callable[[], object] = lambda: None,
+        messages: tuple[str, str] | None = None,
+    ) -> None:
+        """The two-branch scenario: a branch ``feature`` off main registers version ``number``
+        of ``model`` (a file holding ``feature-NUMBER``), runs ``feature()`` and commits; then
+        ``main`` registers its own ``number`` (``main-NUMBER``), runs ``main()`` and commits.
+        Ends on main, nothing merged yet. ``messages``: the two commit messages (by default
+        ``feature: MODEL NUMBER`` and ``main: MODEL NUMBER``)."""
+        feature_message, main_message = messages or (f"feature: {model} {number}", f"main: {model} {number}")
+        self.git("checkout", "-q", "-b", "feature")
+        assert self.register(model, f"feature-{number}") == number
+        feature()
+        self.commit(feature_message)
+        self.git("checkout", "-q", "main")
+        assert self.register(model, f"main-{number}") == number
+        main()
+        self.commit(main_message)
 
     def store_files(self) -> list[str]:
         return self.git("ls-files", "--", ".mreg").splitlines()

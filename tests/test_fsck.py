@@ -342,12 +342,7 @@ def test_a_git_merge_in_progress_is_explained_in_registry_terms(isolated: Path, 
     repo = Repo(isolated / "proj")
     repo.register("fraud", "v1")
     repo.commit("fraud 1")
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.register("fraud", "feature-2")
-    repo.commit("feature: fraud 2")
-    repo.git("checkout", "-q", "main")
-    repo.register("fraud", "main-2")
-    repo.commit("main: fraud 2")
+    repo.both_branches_register("fraud", 2)
     assert repo.try_git("merge", "--no-edit", "feature").returncode != 0
     findings = {f.kind: f for f in repo.registry.fsck()}
     collision = findings["version-collision"]

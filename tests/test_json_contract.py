@@ -61,14 +61,12 @@ def in_git(isolated: Path) -> Path:
     repo.register("fraud", "v1", tags={"team": "risk"})
     repo.registry.set_registered_model_alias("fraud", "champion", 1, message="first")
     repo.commit("fraud 1")
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.register("fraud", "feature-2")
-    repo.registry.set_registered_model_alias("fraud", "challenger", 2)
-    repo.commit("feature: fraud 2")
-    repo.git("checkout", "-q", "main")
-    repo.register("fraud", "main-2")
-    repo.registry.set_registered_model_alias("fraud", "champion", 2, message="main 2 ships")
-    repo.commit("main: fraud 2")
+    repo.both_branches_register(
+        "fraud",
+        2,
+        feature=lambda: repo.registry.set_registered_model_alias("fraud", "challenger", 2),
+        main=lambda: repo.registry.set_registered_model_alias("fraud", "champion", 2, message="main 2 ships"),
+    )
     assert repo.try_git("merge", "--no-edit", "feature").returncode != 0
     return repo.top
 
