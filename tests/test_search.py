@@ -633,19 +633,25 @@ def test_commands_that_do_not_search_do_not_load_it() -> None:
 # ------------------------------------------------------------------------------ what is read
 
 
-def test_only_versions_that_can_match_are_read(
-    search_store: Registry, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Conditions on name, version_number and alias are settled before a version file is read;
-    every other search reads each version file (live or deleted) exactly once."""
+def count_reads(monkeypatch: pytest.MonkeyPatch, reader: str) -> list[str]:
+    """The paths that ``records.<reader>`` reads from now on, in order."""
     read: list[str] = []
-    original = records.read_version
+    original = getattr(records, reader)
 
     def counting(path: Path | str, record: dict[str, object]) -> dict[str, object]:
         read.append(str(path))
         return original(path, record)
 
-    monkeypatch.setattr(records, "read_version", counting)
+    monkeypatch.setattr(records, reader, counting)
+    return read
+
+
+def test_only_versions_that_can_match_are_read(
+    search_store: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Conditions on name, version_number and alias are settled before a version file is read;
+    every other search reads each version file (live or deleted) exactly once."""
+    read = count_reads(monkeypatch, "read_version")
     assert _ids(search_store.search_model_versions("alias = 'champion'")) == {"fraud/2", "Fraud-EU/1"}
     assert len(read) == 2
     read.clear()
@@ -657,14 +663,7 @@ def test_only_versions_that_can_match_are_read(
 
 
 def test_models_list_reads_only_the_page(search_store: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
-    read: list[str] = []
-    original = records.read_model
-
-    def counting(path: Path, record: dict[str, object]) -> dict[str, object]:
-        read.append(str(path))
-        return original(path, record)
-
-    monkeypatch.setattr(records, "read_model", counting)
+    read = count_reads(monkeypatch, "read_model")
     page = search_store.search_registered_models(max_results=2)
     assert [m.name for m in page] == ["Fraud-EU", "Iris Classifier"]
     assert len(read) == 2
@@ -682,14 +681,7 @@ def test_latest_versions_read_newest_first_in_batches(
     registry.transition_model_version_stage("m", 6, "Staging")
     registry.delete_model_version("m", 10)
     registry.delete_model_version("m", 6)
-    read: list[str] = []
-    original = records.read_version
-
-    def counting(path: Path | str, record: dict[str, object]) -> dict[str, object]:
-        read.append(str(path))
-        return original(path, record)
-
-    monkeypatch.setattr(records, "read_version", counting)
+    read = count_reads(monkeypatch, "read_version")
     assert registry.resolve("models:/m/latest").version == 9
     assert len(read) <= 4  # the first batch
     assert [(v.version, v.current_stage) for v in registry.get_latest_versions("m")] == [
