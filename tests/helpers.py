@@ -76,7 +76,7 @@ class CliProcesses:
     def close(self) -> str:
         """Stop the server; return what it wrote to stderr."""
         assert self.proc.stdin is not None and self.proc.stderr is not None
-        self.proc.stdin.close()
+        self.proc.stdin.close()  # the server ends at the end of its input
         self.proc.wait(timeout=60)
         return self.proc.stderr.read()
 

@@ -47,6 +47,9 @@ def cli_processes() -> Iterator[dict[int, CliProcesses]]:
 
     servers = Servers()
     yield servers
+    for server in servers.values():  # all at once: each then ends while the others do
+        assert server.proc.stdin is not None
+        server.proc.stdin.close()
     for server in servers.values():
         server.close()
 
