@@ -290,7 +290,7 @@ def test_random_kills(tmp_path: Path, sources: Path, forks: ForkServer) -> None:
     rng = random.Random(20261126)
     committed = in_flight = 0
     for iteration in range(100):
-        if iteration % 25 == 0:  # a new store now and then keeps each check quick
+        if iteration % 10 == 0:  # a new store now and then keeps each check quick
             registry = Registry.init(tmp_path / f"random{iteration}")
             store = registry.root
             expected = Expected()
