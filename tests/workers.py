@@ -201,18 +201,16 @@ def cli_serve() -> None:
     "cwd": ..., "env": {...}}`` (JSON) on stdin, print one line ``{"code": N, "stdout": ...,
     "stderr": ...}`` when that process has ended. The process runs the command as ``python -m
     mreg`` would after start-up: argv, working directory, environment, standard streams, exit."""
-    import importlib
-    import pkgutil
     import runpy
     import tempfile
     import traceback
 
-    import filelock  # noqa: F401  (imported by the first lock: once here, not in every process)
+    # What every command imports before its own module (that one each process imports itself,
+    # as mreg loads commands lazily); and filelock, which every writer loads for its first lock.
+    import filelock  # noqa: F401
 
-    import mreg.cli
+    import mreg.cli.app  # noqa: F401
 
-    for module in pkgutil.iter_modules(mreg.cli.__path__):  # the commands, imported lazily by mreg
-        importlib.import_module(f"mreg.cli.{module.name}")
     for line in sys.stdin:
         request = json.loads(line)
         with tempfile.TemporaryDirectory() as folder:
