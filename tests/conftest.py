@@ -4,18 +4,13 @@ directory, HOME and git's global config all point there, and no MREG_* variable 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from helpers import Cli
 
 from mreg import Registry
-from mreg.cli.app import app
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -87,34 +82,35 @@ def model_dir(isolated: Path) -> Path:
     return folder
 
 
-class Cli:
-    """Runs ``mreg`` in-process through Typer's CliRunner, stdout and stderr apart."""
-
-    def __init__(self) -> None:
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-        return self.runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
-
-
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
 
 
-def run_mreg(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run ``mreg`` as a real process (for what only a process shows: exit codes, locks, crashes)."""
-    return subprocess.run(
-        [sys.executable, "-m", "mreg", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+@pytest.fixture
+def populated(registry: Registry, model_file: Path, model_dir: Path) -> Registry:
+    """Model ``m``: version 1 a file (@champion), 2 a folder (tagged k=v), 3 a URI; model ``other``:
+    version 1, the same file as m/1."""
+    registry.create_model_version("m", model_file, aliases=["champion"])
+    registry.create_model_version("m", model_dir, tags={"k": "v"})
+    registry.create_model_version("m", "s3://bucket/model")
+    registry.create_model_version("other", model_file)
+    return registry
 
 
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+@pytest.fixture(scope="module")
+def completion_store(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """fraud: versions 1 (Production) and 2 (@champion), tags team and owner, version 2 tagged
+    validated; Iris Classifier: version 1. Built once a module: the completion tests only read it."""
+    folder = tmp_path_factory.mktemp("completion")
+    registry = Registry.init(folder)
+    artifact = folder / "model.bin"
+    artifact.write_bytes(b"weights v1\n")
+    registry.create_model_version("fraud", artifact)
+    artifact.write_bytes(b"weights v2\n")
+    registry.create_model_version("fraud", artifact, aliases=["champion"])
+    registry.transition_model_version_stage("fraud", 1, "Production", False)
+    registry.set_registered_model_tags("fraud", {"team": "risk", "owner": "ana"})
+    registry.set_model_version_tags("fraud", 2, {"validated": "yes"})
+    registry.create_model_version("Iris Classifier", artifact)
+    return registry

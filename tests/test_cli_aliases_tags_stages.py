@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from helpers import Cli
 
 from mreg import Registry
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
-from conftest import Cli, run_mreg
+from helpers import Cli, run_mreg
 
 from mreg import Registry, __version__
 from mreg.cli.app import app

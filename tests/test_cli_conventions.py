@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import typer
-from conftest import REPO, Cli
+from helpers import REPO, Cli
 
 from mreg import Registry
 from mreg.cli.app import app
@@ -38,7 +38,7 @@ QUIET: list[tuple[str, list[str], str]] = [
 
 
 @pytest.fixture
-def store(registry: Registry, model_file: Path) -> Registry:
+def fraud_with_a_uri(registry: Registry, model_file: Path) -> Registry:
     registry.create_registered_model("fraud", tags={"team": "risk"})
     registry.create_model_version("fraud", model_file, run_id="r1")
     registry.create_model_version("fraud", "s3://bucket/fraud/2")
@@ -64,7 +64,7 @@ def _commands(option: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("path", "args", "stdout"), QUIET, ids=[f"{q[0]} {' '.join(q[1])}" for q in QUIET])
 def test_quiet_prints_only_the_essential_value(
-    store: Registry, cli: Cli, path: str, args: list[str], stdout: str
+    fraud_with_a_uri: Registry, cli: Cli, path: str, args: list[str], stdout: str
 ) -> None:
     loud = cli(*path.split(), *args) if path in ("models list", "versions list") else None
     result = cli(*path.split(), *args, "-q")
@@ -79,7 +79,7 @@ def test_every_quiet_command_is_covered() -> None:
     assert set(_commands("--quiet")) == {path for path, _, _ in QUIET}
 
 
-def test_commands_without_quiet_print_no_message(store: Registry, cli: Cli) -> None:
+def test_commands_without_quiet_print_no_message(fraud_with_a_uri: Registry, cli: Cli) -> None:
     """The rest print data only (or nothing): nothing for -q to silence."""
     for args in (
         ["resolve", "fraud@champion"],
@@ -92,7 +92,7 @@ def test_commands_without_quiet_print_no_message(store: Registry, cli: Cli) -> N
         assert result.exit_code == 0 and result.stdout and result.stderr == "", args
 
 
-def test_field_means_the_same_everywhere(store: Registry, cli: Cli) -> None:
+def test_field_means_the_same_everywhere(fraud_with_a_uri: Registry, cli: Cli) -> None:
     fields = _commands("--field")
     assert set(fields) == {"resolve", "register", "versions show", "versions list"}
     for param in fields.values():
@@ -111,14 +111,14 @@ def test_field_means_the_same_everywhere(store: Registry, cli: Cli) -> None:
     assert cli("versions", "list", "fraud", "-f", "run_id", "--order-by", "version_number").stdout == "r1\n\n"
 
 
-def test_field_path_is_the_artifact(store: Registry, cli: Cli) -> None:
+def test_field_path_is_the_artifact(fraud_with_a_uri: Registry, cli: Cli) -> None:
     path = cli("versions", "show", "fraud", "1", "--field", "path").stdout.strip()
     assert Path(path).read_bytes() == b"weights v1\n"
     result = cli("versions", "show", "fraud", "2", "--field", "path")
     assert result.exit_code == 1 and "is a reference to s3://bucket/fraud/2" in result.stderr
 
 
-def test_field_wins_over_json_which_wins_over_quiet(store: Registry, cli: Cli) -> None:
+def test_field_wins_over_json_which_wins_over_quiet(fraud_with_a_uri: Registry, cli: Cli) -> None:
     result = cli("register", "model.bin", "--name", "fraud", "-q", "--json", "--field", "version")
     assert result.stdout == "3\n"
     result = cli("register", "model.bin", "--name", "fraud", "-q", "--json")

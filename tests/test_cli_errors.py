@@ -12,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Cli, run_mreg
-from store_snapshot import snapshot
+from helpers import Cli, run_mreg, snapshot
 
 from mreg import Registry
 
@@ -258,7 +257,7 @@ CASES: list[tuple[list[str], int, str, Setup]] = [
 
 
 @pytest.fixture
-def populated(isolated: Path) -> Registry:
+def four_models(isolated: Path) -> Registry:
     """Model ``fraud`` (versions 1 and 2, champion → 1), ``spam`` (one version), ``empty`` (no
     versions) and ``ref`` (a URI reference); ``m.bin`` and ``other.bin`` to register."""
     registry = Registry.init(isolated)
@@ -282,10 +281,10 @@ def case_id(case: tuple[list[str], int, str, Setup]) -> str:
 
 @pytest.mark.parametrize(("args", "code", "text", "setup"), CASES, ids=[case_id(c) for c in CASES])
 def test_error_is_one_line_with_its_exit_code_and_changes_nothing(
-    cli: Cli, populated: Registry, isolated: Path, args: list[str], code: int, text: str, setup: Setup
+    cli: Cli, four_models: Registry, isolated: Path, args: list[str], code: int, text: str, setup: Setup
 ) -> None:
-    setup(populated.root, isolated)
-    before = snapshot(populated.root)
+    setup(four_models.root, isolated)
+    before = snapshot(four_models.root)
     result = cli(*args)
     assert result.exit_code == code, result.stderr
     lines = result.stderr.splitlines()
@@ -294,17 +293,17 @@ def test_error_is_one_line_with_its_exit_code_and_changes_nothing(
     assert re.search(".*".join(re.escape(part) for part in text.split("…")), lines[0]), lines[0]
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
-    assert snapshot(populated.root) == before
+    assert snapshot(four_models.root) == before
 
 
 def test_an_invalid_mreg_user_is_refused_before_anything_is_stored(
-    cli: Cli, populated: Registry, isolated: Path
+    cli: Cli, four_models: Registry, isolated: Path
 ) -> None:
-    before = snapshot(populated.root)
+    before = snapshot(four_models.root)
     result = cli("register", "other.bin", "--name", "fraud", env={"MREG_USER": "a\x01b"})
     assert result.exit_code == 2
     assert result.stderr == "error: MREG_USER contains a forbidden character U+0001 at position 1\n"
-    assert snapshot(populated.root) == before
+    assert snapshot(four_models.root) == before
 
 
 def test_outside_any_store_commands_say_so_and_create_nothing(cli: Cli, isolated: Path) -> None:
@@ -316,14 +315,14 @@ def test_outside_any_store_commands_say_so_and_create_nothing(cli: Cli, isolated
     assert list(isolated.iterdir()) == []
 
 
-def test_mreg_store_pointing_nowhere_is_not_found(cli: Cli, populated: Registry) -> None:
+def test_mreg_store_pointing_nowhere_is_not_found(cli: Cli, four_models: Registry) -> None:
     result = cli("models", "list", env={"MREG_STORE": "/nonexistent/place"})
     assert result.exit_code == 3
     assert "no mreg store at /nonexistent/place" in result.stderr
 
 
-def test_a_real_process_shows_no_traceback_and_debug_shows_one(populated: Registry, isolated: Path) -> None:
-    (populated.root / "models" / "fraud" / "model.toml").write_text("x = [\n")
+def test_a_real_process_shows_no_traceback_and_debug_shows_one(four_models: Registry, isolated: Path) -> None:
+    (four_models.root / "models" / "fraud" / "model.toml").write_text("x = [\n")
     plain = run_mreg("models", "show", "fraud", cwd=isolated)
     assert plain.returncode == 1
     assert re.match(r"error: \.mreg/models/fraud/model\.toml\S*: invalid TOML", plain.stderr)
@@ -346,7 +345,7 @@ def test_a_real_process_shows_no_traceback_and_debug_shows_one(populated: Regist
     ],
 )
 def test_exit_codes_of_a_real_process(
-    populated: Registry, isolated: Path, args: list[str], code: int
+    four_models: Registry, isolated: Path, args: list[str], code: int
 ) -> None:
     result = run_mreg(*args, cwd=isolated)
     assert result.returncode == code
@@ -355,7 +354,7 @@ def test_exit_codes_of_a_real_process(
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_a_reader_that_goes_away_ends_the_command_quietly(populated: Registry, isolated: Path) -> None:
+def test_a_reader_that_goes_away_ends_the_command_quietly(four_models: Registry, isolated: Path) -> None:
     # `mreg versions list | head -1`: the pipe closes before mreg writes. It stops as a process
     # killed by SIGPIPE would (141), without an error message.
     proc = subprocess.Popen(
@@ -410,15 +409,15 @@ def test_a_reader_gone_before_the_last_flush_is_still_141(
     ],
 )
 def test_usage_errors_are_one_line_with_exit_code_2(
-    cli: Cli, populated: Registry, args: list[str], text: str
+    cli: Cli, four_models: Registry, args: list[str], text: str
 ) -> None:
-    before = snapshot(populated.root)
+    before = snapshot(four_models.root)
     result = cli(*args)
     assert result.exit_code == 2
     assert result.stderr.startswith(text), result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert "╭" not in result.stderr and result.stdout == ""
-    assert snapshot(populated.root) == before
+    assert snapshot(four_models.root) == before
 
 
 def test_a_group_without_a_command_prints_its_help_and_no_error_line(cli: Cli) -> None:

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Cli, git
-from store_snapshot import snapshot
+from helpers import Cli, git, snapshot
 from test_cli_terminal import run_on_terminal
 
 from mreg import Registry

@@ -8,7 +8,7 @@ import re
 
 import pytest
 import typer.main
-from conftest import Cli
+from helpers import Cli
 
 from mreg.cli.app import app
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from helpers import Cli
 
 from mreg import Registry
 

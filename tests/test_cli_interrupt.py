@@ -122,7 +122,7 @@ def test_the_command_and_python_m_start_at_the_entry_point() -> None:
     # the package imports nothing else, so the entry point's first line runs before any heavy import
     import tomllib
 
-    from conftest import REPO
+    from helpers import REPO
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["scripts"]["mreg"] == "mreg.cli.entry:main"

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import Cli, run_mreg
+from helpers import Cli, run_mreg
 
 from mreg import Registry
 

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import Cli, git
+from helpers import Cli, git
 from test_cli_terminal import plain, run_on_terminal
 
 from mreg import Registry

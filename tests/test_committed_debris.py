@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_mreg
-from git_helpers import Repo
+from helpers import Repo, run_mreg
 
 from mreg import Registry
 

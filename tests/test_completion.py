@@ -21,28 +21,10 @@ from mreg.cli.app import app
 BREAKS = " \t\n\"'@><=;|&(:"
 
 
-@pytest.fixture(scope="module")
-def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    """fraud: versions 1 (Production) and 2 (@champion), tags team and owner, version 2 tagged
-    validated; Iris Classifier: version 1. Built once: the tests only read it."""
-    folder = tmp_path_factory.mktemp("completion")
-    registry = Registry.init(folder)
-    artifact = folder / "model.bin"
-    artifact.write_bytes(b"weights v1\n")
-    registry.create_model_version("fraud", artifact)
-    artifact.write_bytes(b"weights v2\n")
-    registry.create_model_version("fraud", artifact, aliases=["champion"])
-    registry.transition_model_version_stage("fraud", 1, "Production", False)
-    registry.set_registered_model_tags("fraud", {"team": "risk", "owner": "ana"})
-    registry.set_model_version_tags("fraud", 2, {"validated": "yes"})
-    registry.create_model_version("Iris Classifier", artifact)
-    return registry
-
-
 @pytest.fixture
-def store(shared_store: Registry, monkeypatch: pytest.MonkeyPatch) -> Registry:
-    monkeypatch.setenv("MREG_STORE", str(shared_store.root))
-    return shared_store
+def store_in_env(completion_store: Registry, monkeypatch: pytest.MonkeyPatch) -> Registry:
+    monkeypatch.setenv("MREG_STORE", str(completion_store.root))
+    return completion_store
 
 
 @pytest.fixture
@@ -113,7 +95,7 @@ def plain(lines: list[str]) -> list[str]:
         ("mreg init ", ["files,"]),
     ],
 )
-def test_bash_answers(store: Registry, answer, line: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_bash_answers(store_in_env: Registry, answer, line: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert answer(line) == expected
 
 
@@ -124,7 +106,9 @@ def test_subcommands_and_options(answer) -> None:  # type: ignore[no-untyped-def
     assert plain(answer("mreg --st")) == ["--store"]
 
 
-def test_store_named_by_option_and_environment(store: Registry, answer, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_store_named_by_option_and_environment(
+    store_in_env: Registry, answer, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     other = Registry.init(tmp_path / "other")
     other.create_registered_model("churn")
     assert plain(answer("mreg models show f")) == ["fraud"]  # MREG_STORE
@@ -154,9 +138,9 @@ def test_no_store_no_candidates(answer, line: str) -> None:  # type: ignore[no-u
 
 
 def test_broken_store_gives_no_candidates_instead_of_an_error(
-    store: Registry, answer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store_in_env: Registry, answer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    broken = Registry(shutil.copytree(store.root, tmp_path / "broken" / ".mreg"))
+    broken = Registry(shutil.copytree(store_in_env.root, tmp_path / "broken" / ".mreg"))
     monkeypatch.setenv("MREG_STORE", str(broken.root))
     broken.store.layout.version_file("fraud", 2).write_text("<<<<<<< HEAD\n")
     broken.store.layout.alias_file("fraud", "champion").write_text("not toml [")
@@ -168,7 +152,7 @@ def test_broken_store_gives_no_candidates_instead_of_an_error(
 
 
 @pytest.mark.parametrize("store_option", ["/nonexistent", None])
-def test_callbacks_never_raise(store: Registry, store_option: str | None) -> None:
+def test_callbacks_never_raise(store_in_env: Registry, store_option: str | None) -> None:
     """A missing store, or names no model can have, give no candidates and no exception."""
     root = SimpleNamespace(params={"store": store_option})
     ctx = SimpleNamespace(
@@ -201,7 +185,7 @@ def test_every_name_version_alias_and_uri_parameter_completes() -> None:
     assert missing == ["mreg version"]
 
 
-def test_completion_imports_no_rich(store: Registry) -> None:
+def test_completion_imports_no_rich(store_in_env: Registry) -> None:
     code = (
         "import atexit, sys\n"
         "atexit.register(lambda: sys.stderr.write('rich loaded: %s' % ('rich' in sys.modules)))\n"

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 from mreg import Registry
 
-REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 COMPLETIONS = REPO / "completions"
 BREAKS = " \t\n\"'@><=;|&(:"
@@ -38,21 +38,6 @@ needs_zsh = pytest.mark.skipif(
 needs_fish = pytest.mark.skipif(
     shutil.which("fish") is None, reason="fish is not installed (.ci/run installs it)"
 )
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    """fraud: versions 1 (Production) and 2 (@champion); Iris Classifier: version 1."""
-    folder = tmp_path_factory.mktemp("shells")
-    registry = Registry.init(folder)
-    artifact = folder / "model.bin"
-    artifact.write_bytes(b"weights v1\n")
-    registry.create_model_version("fraud", artifact)
-    artifact.write_bytes(b"weights v2\n")
-    registry.create_model_version("fraud", artifact, aliases=["champion"])
-    registry.transition_model_version_stage("fraud", 1, "Production", False)
-    registry.create_model_version("Iris Classifier", artifact)
-    return registry
 
 
 def shell_env(store: Registry | None) -> dict[str, str]:
@@ -108,12 +93,12 @@ def bash_complete(line: str, store: Registry | None) -> tuple[list[str], list[st
 SUBCOMMANDS = ["init", "register", "resolve", "get", "history", "models", "versions", "alias", "tag"]
 
 
-def test_bash_subcommands(store: Registry) -> None:
-    reply, _ = bash_complete("mreg ", store)
+def test_bash_subcommands(completion_store: Registry) -> None:
+    reply, _ = bash_complete("mreg ", completion_store)
     assert set(SUBCOMMANDS) <= set(reply)
-    assert bash_complete("mreg ver", store) == (["versions"], [])
-    assert bash_complete("mreg versions sh", store) == (["show"], [])
-    assert "--alias" in bash_complete("mreg register model.bin --", store)[0]
+    assert bash_complete("mreg ver", completion_store) == (["versions"], [])
+    assert bash_complete("mreg versions sh", completion_store) == (["show"], [])
+    assert "--alias" in bash_complete("mreg register model.bin --", completion_store)[0]
 
 
 @pytest.mark.parametrize(
@@ -133,9 +118,9 @@ def test_bash_subcommands(store: Registry) -> None:
     ],
 )
 def test_bash_completes_from_the_store(
-    store: Registry, line: str, reply: list[str], options: list[str], completed: str | None
+    completion_store: Registry, line: str, reply: list[str], options: list[str], completed: str | None
 ) -> None:
-    assert bash_complete(line, store) == (reply, options)
+    assert bash_complete(line, completion_store) == (reply, options)
     if completed is not None:
         assert readline_apply(line, reply[0]) == completed
 
@@ -204,22 +189,22 @@ def complete_interactively(argv: list[str], setup: str, store: Registry, tmp_pat
 
 
 @pytest.mark.slow
-def test_bash_on_a_terminal(store: Registry, tmp_path: Path) -> None:
+def test_bash_on_a_terminal(completion_store: Registry, tmp_path: Path) -> None:
     script = shlex.quote(str(COMPLETIONS / "bash" / "mreg"))
     printed = complete_interactively(
-        ["bash", "--norc", "--noprofile", "-i"], f"source {script}", store, tmp_path
+        ["bash", "--norc", "--noprofile", "-i"], f"source {script}", completion_store, tmp_path
     )
     assert "uri      models:/fraud/2" in printed
 
 
 @needs_zsh
 @pytest.mark.slow
-def test_zsh_on_a_terminal(store: Registry, tmp_path: Path) -> None:
+def test_zsh_on_a_terminal(completion_store: Registry, tmp_path: Path) -> None:
     functions = tmp_path / "functions"
     functions.mkdir()
     shutil.copy(COMPLETIONS / "zsh" / "_mreg", functions / "_mreg")
     setup = f"fpath=({shlex.quote(str(functions))} $fpath); autoload -Uz compinit; compinit -u -D"
-    printed = complete_interactively(["zsh", "-f", "-i"], setup, store, tmp_path)
+    printed = complete_interactively(["zsh", "-f", "-i"], setup, completion_store, tmp_path)
     assert "uri      models:/fraud/2" in printed
 
 
@@ -258,10 +243,12 @@ def fish_complete(line: str, store: Registry | None) -> list[str]:
 
 
 @needs_fish
-def test_fish_completes_from_the_store(store: Registry) -> None:
-    assert [c.split("\t")[0] for c in fish_complete("mreg al", store)] == ["alias"]
-    assert fish_complete("mreg models show fr", store) == ["fraud"]
-    assert fish_complete("mreg resolve models:/fr", store) == ["models:/fraud"]
-    assert fish_complete("mreg resolve models:/fraud@", store) == ["models:/fraud@champion\tversion 2"]
-    assert fish_complete("mreg alias set fraud champion @", store) == ["@champion\tversion 2"]
+def test_fish_completes_from_the_store(completion_store: Registry) -> None:
+    assert [c.split("\t")[0] for c in fish_complete("mreg al", completion_store)] == ["alias"]
+    assert fish_complete("mreg models show fr", completion_store) == ["fraud"]
+    assert fish_complete("mreg resolve models:/fr", completion_store) == ["models:/fraud"]
+    assert fish_complete("mreg resolve models:/fraud@", completion_store) == [
+        "models:/fraud@champion\tversion 2"
+    ]
+    assert fish_complete("mreg alias set fraud champion @", completion_store) == ["@champion\tversion 2"]
     assert fish_complete("mreg models show ", None) == []

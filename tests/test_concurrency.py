@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import run_mreg
+from helpers import WORKERS, CliProcesses, run_mreg, snapshot
 
 from mreg import Registry
-
-WORKERS = Path(__file__).with_name("workers.py")
 
 
 def start_workers(*jobs: list[str]) -> list[subprocess.Popen[str]]:
@@ -31,6 +33,65 @@ def outputs(procs: list[subprocess.Popen[str]]) -> list[list[str]]:
         assert proc.returncode == 0, err
         results.append(out.split("\n")[:-1])
     return results
+
+
+@pytest.fixture
+def cli_processes() -> Iterator[dict[int, CliProcesses]]:
+    """Servers by thread number (each forks a process per ``mreg`` command), started on first use."""
+    lock = threading.Lock()
+
+    class Servers(dict[int, CliProcesses]):
+        def __missing__(self, worker: int) -> CliProcesses:
+            with lock:
+                return self.setdefault(worker, CliProcesses())
+
+    servers = Servers()
+    yield servers
+    for server in servers.values():  # all at once: each then ends while the others do
+        assert server.proc.stdin is not None
+        server.proc.stdin.close()
+    for server in servers.values():
+        server.close()
+
+
+FORKED_CASES = [
+    ["register", "m.bin", "--name", "m", "-q"],
+    ["register", "m.bin", "--name", "m"],
+    ["resolve", "m@champion", "--field", "version"],
+    ["alias", "set", "m", "champion", "1", "--expect", "2"],
+    ["models", "list", "--bogus"],
+    ["--debug", "resolve", "nothing/1"],
+]
+
+
+def test_a_forked_command_answers_as_a_started_one(
+    registry: Registry, isolated: Path, tmp_path: Path, cli_processes: dict[int, CliProcesses]
+) -> None:
+    """The concurrency tests fork their ``mreg`` processes from a warm server: each command gives
+    the exit code, stdout and stderr, and leaves the store, that ``python -m mreg`` does."""
+    (isolated / "m.bin").write_text("weights\n")
+    registry.create_model_version("m", isolated / "m.bin", aliases=["champion"])
+    pristine = tmp_path / "pristine"
+    shutil.copytree(registry.root, pristine, symlinks=True)
+    history = re.compile(r"/history/[^/]+$")  # event files are named by the time they were written
+
+    def files() -> list[str]:
+        return sorted(history.sub("/history/", f) for f in snapshot(registry.root))
+
+    for args in FORKED_CASES:
+        shutil.rmtree(registry.root)
+        shutil.copytree(pristine, registry.root, symlinks=True)
+        forked = cli_processes[0].run(*args, cwd=isolated)
+        forked_files = files()
+        shutil.rmtree(registry.root)
+        shutil.copytree(pristine, registry.root, symlinks=True)
+        started = run_mreg(*args, cwd=isolated)
+        assert (forked.returncode, forked.stdout, forked.stderr) == (
+            started.returncode,
+            started.stdout,
+            started.stderr,
+        ), args
+        assert forked_files == files(), args
 
 
 @pytest.mark.slow
@@ -54,7 +115,10 @@ def test_16_processes_register_50_versions_each(registry: Registry) -> None:
 
 
 @pytest.mark.slow
-def test_8_cli_processes_register_10_versions_each(registry: Registry, isolated: Path) -> None:
+def test_8_cli_processes_register_10_versions_each(
+    registry: Registry, isolated: Path, cli_processes: dict[int, CliProcesses]
+) -> None:
+    """Eight threads each run ``mreg register`` ten times, every time as a process of its own."""
     for worker in range(8):
         for i in range(10):
             (isolated / f"m-{worker}-{i}.bin").write_text(f"{worker} {i}\n")
@@ -62,7 +126,8 @@ def test_8_cli_processes_register_10_versions_each(registry: Registry, isolated:
     def register_ten(worker: int) -> list[int]:
         numbers = []
         for i in range(10):
-            result = run_mreg("register", f"m-{worker}-{i}.bin", "--name", "cli", "-q", cwd=isolated)
+            mreg = cli_processes[worker].run
+            result = mreg("register", f"m-{worker}-{i}.bin", "--name", "cli", "-q", cwd=isolated)
             assert result.returncode == 0, result.stderr
             numbers.append(int(result.stdout))
         return numbers
@@ -104,19 +169,23 @@ def test_compare_and_swap_loses_no_update(registry: Registry) -> None:
 
 
 @pytest.mark.slow
-def test_compare_and_swap_through_the_cli(registry: Registry, isolated: Path) -> None:
-    """The same with `mreg alias set --expect` from three processes retrying on exit 4."""
+def test_compare_and_swap_through_the_cli(
+    registry: Registry, isolated: Path, cli_processes: dict[int, CliProcesses]
+) -> None:
+    """The same with `mreg alias set --expect` from three processes retrying on exit 4 (each
+    command a process of its own)."""
     for i in range(9):
         registry.create_model_version("counted", f"s3://bucket/{i}")
 
-    def count(_: int) -> int:
+    def count(worker: int) -> int:
+        mreg = cli_processes[worker].run
         retries = 0
         for _ in range(3):
             while True:
-                current = run_mreg("resolve", "counted@counter", "--field", "version", cwd=isolated)
+                current = mreg("resolve", "counted@counter", "--field", "version", cwd=isolated)
                 assert current.returncode in (0, 3), current.stderr
                 now = int(current.stdout) if current.returncode == 0 else 0
-                moved = run_mreg(
+                moved = mreg(
                     "alias", "set", "counted", "counter", str(now + 1), "--expect", str(now), cwd=isolated
                 )
                 if moved.returncode == 0:

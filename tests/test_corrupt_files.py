@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-from conftest import Cli
+from helpers import Cli
 
 from mreg import Registry
 from mreg.store.files import MAX_METADATA_BYTES
@@ -91,17 +90,10 @@ TARGETS: dict[str, list[list[str]]] = {
 }
 
 
-@pytest.fixture
-def store(registry: Registry, model_file: Path) -> Registry:
-    registry.create_model_version("m", model_file, aliases=["champion"], description="first")
-    registry.set_registered_model_tag("m", "team", "fraud")
-    return registry
-
-
 @pytest.mark.parametrize("target", list(TARGETS))
 @pytest.mark.parametrize("corruption", list(CORRUPTIONS))
-def test_corrupted_file(store: Registry, cli: Cli, target: str, corruption: str) -> None:
-    path = store.root / target
+def test_corrupted_file(populated: Registry, cli: Cli, target: str, corruption: str) -> None:
+    path = populated.root / target
     content, line = CORRUPTIONS[corruption](path.read_bytes())
     path.write_bytes(content)
     shown = f".mreg/{target}"
@@ -129,8 +121,8 @@ def test_corrupted_file(store: Registry, cli: Cli, target: str, corruption: str)
     assert as_json.exit_code == 5 and '"ok": false' in as_json.stdout
 
 
-def test_a_deeply_nested_value_is_an_error_not_a_crash(store: Registry, cli: Cli) -> None:
-    path = store.root / "models/m/model.toml"
+def test_a_deeply_nested_value_is_an_error_not_a_crash(populated: Registry, cli: Cli) -> None:
+    path = populated.root / "models/m/model.toml"
     path.write_bytes(path.read_bytes() + b"deep = " + b"[" * 5000 + b"]" * 5000 + b"\n")
     result = cli("models", "show", "m")
     assert result.exit_code == 1

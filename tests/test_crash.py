@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import WORKERS
 
 from mreg import Registry
 from mreg.fsck import ERROR, LEFTOVER
 from mreg.store.records import Tombstone
 
-WORKERS = Path(__file__).with_name("workers.py")
-Snapshot = dict[str, dict[Any, Any]]
+State = dict[str, dict[Any, Any]]
 
 
 class ForkServer:
@@ -97,9 +97,9 @@ def forks(tmp_path: Path) -> Iterator[ForkServer]:
     server.close()
 
 
-def snapshot(registry: Registry) -> Snapshot:
+def committed_state(registry: Registry) -> State:
     """The committed state, without timestamps: models, live versions, tombstones, aliases."""
-    state: Snapshot = {"models": {}, "versions": {}, "tombstones": {}, "aliases": {}}
+    state: State = {"models": {}, "versions": {}, "tombstones": {}, "aliases": {}}
     for name in registry.model_names():
         model = registry.get_registered_model(name)
         state["models"][name] = (model.description, tuple(sorted(model.tags.items())))
@@ -118,7 +118,7 @@ def snapshot(registry: Registry) -> Snapshot:
     return state
 
 
-def assert_between(state: Snapshot, before: Snapshot, after: Snapshot) -> None:
+def assert_between(state: State, before: State, after: State) -> None:
     """Each record (a file: written atomically) is as it was before the operation or as the
     operation leaves it; and no version live before and after is missing (under any name)."""
     for part in state:
@@ -142,7 +142,7 @@ def assert_store_sound(store: Path, *, full: bool = True) -> Registry:
     return registry
 
 
-def register_after_crash(registry: Registry, sources: Path, state: Snapshot) -> None:
+def register_after_crash(registry: Registry, sources: Path, state: State) -> None:
     numbers = [n for (name, n) in [*state["versions"], *state["tombstones"]] if name == "other"]
     mv = registry.create_model_version("other", sources / "after.bin")
     assert mv.version == max(numbers) + 1
@@ -185,7 +185,7 @@ def template(tmp_path: Path) -> Path:
 def run_crash_points(
     template: Path, sources: Path, tmp_path: Path, forks: ForkServer, operation: str
 ) -> None:
-    before = snapshot(Registry(template))
+    before = committed_state(Registry(template))
     # Run once to the end: the state after, and how many write steps the operation takes.
     done = tmp_path / "done"
     shutil.copytree(template.parent, done, symlinks=True)
@@ -193,7 +193,7 @@ def run_crash_points(
     assert status == 0, forks.stderr_path.read_text()
     steps = int(output[-1])
     assert steps >= 4
-    after = snapshot(Registry(done / ".mreg"))
+    after = committed_state(Registry(done / ".mreg"))
     assert after != before
     outcomes = set()
     for step in range(1, steps + 1):
@@ -202,7 +202,7 @@ def run_crash_points(
         store = copy / ".mreg"
         status, _ = forks.run("crash", str(store), operation, str(sources), crash_at=step)
         assert status == -signal.SIGKILL, (step, forks.stderr_path.read_text())
-        state = snapshot(Registry(store))
+        state = committed_state(Registry(store))
         assert_between(state, before, after)
         outcomes.add(state == after)
         registry = assert_store_sound(store)
@@ -290,7 +290,7 @@ def test_random_kills(tmp_path: Path, sources: Path, forks: ForkServer) -> None:
     rng = random.Random(20261126)
     committed = in_flight = 0
     for iteration in range(100):
-        if iteration % 25 == 0:  # a new store now and then keeps each check quick
+        if iteration % 10 == 0:  # a new store now and then keeps each check quick
             registry = Registry.init(tmp_path / f"random{iteration}")
             store = registry.root
             expected = Expected()

@@ -16,8 +16,8 @@ from typing import Annotated
 import pytest
 import typer
 import typer.main
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "generate.py"
 MAN_PAGE = REPO / "man" / "mreg.1"
 GENERATED = {

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import git, run_mreg
+from helpers import git, run_mreg
 
 from mreg import Registry, gitinfo
 

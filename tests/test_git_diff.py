@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_mreg
-from git_helpers import Repo, sha256_of
+from helpers import Repo, run_mreg, sha256_of
 
 from mreg import Registry
 from mreg.diff import diff_revisions
@@ -316,7 +315,7 @@ def test_rich_output_on_a_terminal(repo: Repo, cli, monkeypatch: pytest.MonkeyPa
 
 
 def test_before_the_first_commit_head_is_empty(isolated: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    from conftest import git
+    from helpers import git
 
     git("init", "-q", "-b", "main", cwd=isolated)
     registry = Registry.init(isolated)
@@ -329,7 +328,7 @@ def test_before_the_first_commit_head_is_empty(isolated: Path, cli) -> None:  # 
 
 
 def test_store_in_a_subfolder(isolated: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    from conftest import git
+    from helpers import git
 
     git("init", "-q", "-b", "main", cwd=isolated)
     registry = Registry.init(isolated / "ml")

@@ -7,8 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import git, run_mreg
-from git_helpers import Repo
+from helpers import Cli, Repo, git
 
 from mreg import Registry
 
@@ -29,14 +28,14 @@ def _staged_after_add(top: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("commit_objects", [False, True])
-def test_git_add_stages_records_only(isolated: Path, model_dir: Path, commit_objects: bool) -> None:
+def test_git_add_stages_records_only(isolated: Path, model_dir: Path, cli: Cli, commit_objects: bool) -> None:
     git("init", "-q", "-b", "main", cwd=isolated)
     args = ["init", "--commit-objects"] if commit_objects else ["init"]
-    assert run_mreg(*args, cwd=isolated).returncode == 0
-    assert run_mreg("register", str(model_dir), "--name", "fraud", cwd=isolated).returncode == 0
-    assert run_mreg("alias", "set", "fraud", "champion", "1", cwd=isolated).returncode == 0
+    assert cli(*args).exit_code == 0
+    assert cli("register", str(model_dir), "--name", "fraud").exit_code == 0
+    assert cli("alias", "set", "fraud", "champion", "1").exit_code == 0
     # A directory artifact materialized for `resolve --field path` lands in the cache.
-    path = run_mreg("resolve", "fraud@champion", "--field", "path", cwd=isolated).stdout.strip()
+    path = cli("resolve", "fraud@champion", "--field", "path").stdout.strip()
     assert "/cache/" in path
     store = isolated / ".mreg"
     _litter(store)
@@ -71,25 +70,25 @@ def test_lock_is_ignored_even_when_forced_listing(isolated: Path) -> None:
             assert not line.endswith((".tmp", "lock", "leftover")), line
 
 
-def test_init_again_follows_the_objects_commit_setting(isolated: Path) -> None:
+def test_init_again_follows_the_objects_commit_setting(isolated: Path, cli: Cli) -> None:
     git("init", "-q", "-b", "main", cwd=isolated)
     store = isolated / ".mreg"
-    assert run_mreg("init", cwd=isolated).returncode == 0
+    assert cli("init").exit_code == 0
     blob = store / "objects" / "sha256" / "ab" / ("c" * 62)
     blob.parent.mkdir(parents=True)
     blob.write_text("x")
     assert git("check-ignore", "-q", str(blob), cwd=isolated) == ""  # exit 0: ignored
 
-    result = run_mreg("init", "--commit-objects", cwd=isolated)
+    result = cli("init", "--commit-objects")
 
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     assert tomllib.loads((store / "config.toml").read_text())["objects"]["commit"] is True
     assert "/objects/" not in (store / ".gitignore").read_text().splitlines()
     assert ".mreg/objects/" in " ".join(_staged_after_add(isolated))
     assert "/lock" in (store / ".gitignore").read_text().splitlines()
 
 
-def test_init_again_restores_missing_git_files_and_config_key_rules(isolated: Path) -> None:
+def test_init_again_restores_missing_git_files_and_config_key_rules(isolated: Path, cli: Cli) -> None:
     store = isolated / ".mreg"
     Registry.init(isolated)
     config = (store / "config.toml").read_text().replace("commit = false", "commit = true")
@@ -97,18 +96,18 @@ def test_init_again_restores_missing_git_files_and_config_key_rules(isolated: Pa
     (store / ".gitignore").unlink()
     (store / ".gitattributes").unlink()
 
-    assert run_mreg("init", cwd=isolated).returncode == 0
+    assert cli("init").exit_code == 0
 
     lines = (store / ".gitignore").read_text().splitlines()
     assert "/lock" in lines and "/objects/" not in lines
     assert "/objects/** binary" in (store / ".gitattributes").read_text()
 
 
-def test_init_again_on_a_consistent_store_changes_nothing(isolated: Path) -> None:
+def test_init_again_on_a_consistent_store_changes_nothing(isolated: Path, cli: Cli) -> None:
     store = isolated / ".mreg"
     Registry.init(isolated)
     before = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
-    assert run_mreg("init", cwd=isolated).returncode == 0
+    assert cli("init").exit_code == 0
     assert {p: p.read_bytes() for p in store.rglob("*") if p.is_file()} == before
 
 

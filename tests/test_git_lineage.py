@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import git
-from git_helpers import Repo
+from helpers import Repo, git
 
 from mreg import Registry, gitinfo
 from mreg.entities import Lineage

@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_mreg
-from git_helpers import Repo, assert_consistent, sha256_of
+from helpers import Repo, assert_consistent, run_mreg, sha256_of
 
 from mreg import Registry
 from mreg.gitmerge import find_merge_conflicts
@@ -71,16 +70,19 @@ def _collide(repo: Repo) -> tuple[str, str]:
     tags it and registers a version 4; main points champion at its own 3. Returns the
     contents of main's 3 and feature's 3."""
     r = repo.registry
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.register("fraud", "feature-3")
-    r.set_registered_model_alias("fraud", "challenger", 3, message="candidate")
-    r.set_model_version_tag("fraud", 3, "dataset", "june")
-    repo.register("fraud", "feature-4")
-    repo.commit("feature: fraud 3 and 4")
-    repo.git("checkout", "-q", "main")
-    repo.register("fraud", "main-3")
-    r.set_registered_model_alias("fraud", "champion", 3, message="main 3 ships")
-    repo.commit("main: fraud 3")
+
+    def on_feature() -> None:
+        r.set_registered_model_alias("fraud", "challenger", 3, message="candidate")
+        r.set_model_version_tag("fraud", 3, "dataset", "june")
+        repo.register("fraud", "feature-4")
+
+    repo.both_branches_register(
+        "fraud",
+        3,
+        feature=on_feature,
+        main=lambda: r.set_registered_model_alias("fraud", "champion", 3, message="main 3 ships"),
+        messages=("feature: fraud 3 and 4", "main: fraud 3"),
+    )
     return "main-3", "feature-3"
 
 
@@ -150,12 +152,7 @@ def test_renumber_keeps_both_versions_and_moves_aliases_and_history(repo: Repo, 
 @pytest.mark.parametrize("feature_moved_last", [False, True])
 def test_both_sides_point_one_alias_at_their_own_version(repo: Repo, feature_moved_last: bool) -> None:
     r = repo.registry
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.register("fraud", "feature-3")
-    repo.commit("feature: register")
-    repo.git("checkout", "-q", "main")
-    repo.register("fraud", "main-3")
-    repo.commit("main: register")
+    repo.both_branches_register("fraud", 3, messages=("feature: register", "main: register"))
     for branch in ("main", "feature") if feature_moved_last else ("feature", "main"):
         repo.git("checkout", "-q", branch)
         r.set_registered_model_alias("fraud", "champion", 3, message=f"{branch} ships")
@@ -324,14 +321,13 @@ def test_resolving_twice_is_a_no_op(repo: Repo) -> None:
 
 
 def test_rebase_replaying_a_change_to_a_renumbered_version_is_not_guessed(repo: Repo) -> None:
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.register("fraud", "feature-3")
-    repo.commit("feature: register 3")
-    repo.registry.set_model_version_tag("fraud", 3, "approved", "yes")
-    repo.commit("feature: approve 3")
-    repo.git("checkout", "-q", "main")
-    repo.register("fraud", "main-3")
-    repo.commit("main: register 3")
+    def register_then_approve() -> None:
+        repo.commit("feature: register 3")
+        repo.registry.set_model_version_tag("fraud", 3, "approved", "yes")
+
+    repo.both_branches_register(
+        "fraud", 3, feature=register_then_approve, messages=("feature: approve 3", "main: register 3")
+    )
     repo.git("checkout", "-q", "feature")
     assert repo.try_git("rebase", "main").returncode != 0
     first = run_mreg("merge", "--renumber", cwd=repo.top)

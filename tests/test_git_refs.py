@@ -9,8 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import git, run_mreg
-from git_helpers import Repo, sha256_of
+from helpers import Repo, git, run_mreg, sha256_of
 
 from mreg import Registry, gitrefs
 from mreg.errors import NotFound

@@ -12,30 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Cli, run_mreg
+from helpers import Cli, run_mreg, snapshot
 
 from mreg import InvalidInput, MregError, Registry, parse_model_uri
-
-
-def store_files(root: Path) -> dict[str, bytes | None]:
-    """Every path in the store with its content (None for folders), the lock file aside."""
-    found: dict[str, bytes | None] = {}
-    for folder, dirnames, filenames in os.walk(root):
-        for name in dirnames:
-            found[os.path.relpath(os.path.join(folder, name), root)] = None
-        for name in filenames:
-            path = os.path.join(folder, name)
-            if name != "lock" and not os.path.islink(path):
-                found[os.path.relpath(path, root)] = Path(path).read_bytes()
-    return found
-
-
-@pytest.fixture
-def populated(registry: Registry, model_file: Path, model_dir: Path) -> Registry:
-    registry.create_model_version("m", model_file, aliases=["champion"])
-    registry.create_model_version("m", model_dir)
-    return registry
-
 
 # --------------------------------------------------------------------------------- bad values
 
@@ -87,7 +66,7 @@ BAD_VERSIONS: list[Any] = [0, -1, 2**53 + 1, 10**30, "1.5", "", "\u0661", True, 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
 def test_bad_model_names_change_nothing(populated: Registry, model_file: Path, name: str) -> None:
-    before = store_files(populated.root)
+    before = snapshot(populated.root, everything=True)
     for call in (
         lambda: populated.create_registered_model(name),
         lambda: populated.create_model_version(name, model_file),
@@ -96,32 +75,32 @@ def test_bad_model_names_change_nothing(populated: Registry, model_file: Path, n
     ):
         with pytest.raises(InvalidInput):
             call()
-    assert store_files(populated.root) == before
+    assert snapshot(populated.root, everything=True) == before
 
 
 @pytest.mark.parametrize("alias", BAD_ALIASES)
 def test_bad_aliases_change_nothing(populated: Registry, alias: str) -> None:
-    before = store_files(populated.root)
+    before = snapshot(populated.root, everything=True)
     with pytest.raises(InvalidInput):
         populated.set_registered_model_alias("m", alias, 1)
     with pytest.raises(InvalidInput):
         populated.delete_registered_model_alias("m", alias)
-    assert store_files(populated.root) == before
+    assert snapshot(populated.root, everything=True) == before
 
 
 @pytest.mark.parametrize("key", BAD_TAG_KEYS)
 def test_bad_tag_keys_change_nothing(populated: Registry, key: str) -> None:
-    before = store_files(populated.root)
+    before = snapshot(populated.root, everything=True)
     with pytest.raises(InvalidInput):
         populated.set_registered_model_tag("m", key, "v")
     with pytest.raises(InvalidInput):
         populated.set_model_version_tag("m", 1, key, "v")
-    assert store_files(populated.root) == before
+    assert snapshot(populated.root, everything=True) == before
 
 
 @pytest.mark.parametrize("text", [*BAD_TEXTS, "x" * 100_001])
 def test_bad_text_changes_nothing(populated: Registry, model_file: Path, text: str) -> None:
-    before = store_files(populated.root)
+    before = snapshot(populated.root, everything=True)
     calls: list[Callable[[], object]] = [
         lambda: populated.set_registered_model_tag("m", "k", text),
         lambda: populated.update_registered_model("m", text),
@@ -132,17 +111,17 @@ def test_bad_text_changes_nothing(populated: Registry, model_file: Path, text: s
     for call in calls:
         with pytest.raises(InvalidInput):
             call()
-    assert store_files(populated.root) == before
+    assert snapshot(populated.root, everything=True) == before
 
 
 @pytest.mark.parametrize("version", BAD_VERSIONS)
 def test_bad_version_numbers_change_nothing(populated: Registry, version: Any) -> None:
-    before = store_files(populated.root)
+    before = snapshot(populated.root, everything=True)
     with pytest.raises(InvalidInput):
         populated.set_registered_model_alias("m", "a", version)
     with pytest.raises(InvalidInput):
         populated.delete_model_version("m", version)
-    assert store_files(populated.root) == before
+    assert snapshot(populated.root, everything=True) == before
 
 
 @pytest.mark.parametrize("expect", [-1, 2**53 + 1, True])
@@ -174,17 +153,17 @@ def test_bad_uris(uri: str) -> None:
 
 @pytest.mark.parametrize("source", ["", "a\x00b", "x\udcff.bin", "y" * 5000])
 def test_bad_sources(populated: Registry, source: str) -> None:
-    before = store_files(populated.root)
+    before = snapshot(populated.root, everything=True)
     with pytest.raises(InvalidInput):
         populated.create_model_version("m", source)
-    assert store_files(populated.root) == before
+    assert snapshot(populated.root, everything=True) == before
 
 
 @pytest.mark.parametrize("user", ["a\x1bb", "a\udcffb", "x" * 300])
 def test_user_names_from_the_environment_are_checked(
     populated: Registry, model_file: Path, monkeypatch: pytest.MonkeyPatch, user: str
 ) -> None:
-    before = store_files(populated.root)
+    before = snapshot(populated.root, everything=True)
     monkeypatch.setenv("MREG_USER", user)
     with pytest.raises(InvalidInput, match="MREG_USER"):
         populated.create_model_version("m", model_file)
@@ -193,7 +172,7 @@ def test_user_names_from_the_environment_are_checked(
     monkeypatch.setenv("LOGNAME", user)
     with pytest.raises(InvalidInput, match="set MREG_USER"):
         populated.create_model_version("m", model_file)
-    assert store_files(populated.root) == before
+    assert snapshot(populated.root, everything=True) == before
 
 
 @pytest.mark.slow
@@ -222,12 +201,12 @@ def test_undecodable_and_hostile_argv(
     lone surrogate, and must give the same one-line error as any bad value."""
     (isolated / "model.bin").write_bytes(b"weights")
     (isolated / "\udcff.bin").write_bytes(b"x")  # the file name is the byte 0xff, then ".bin"
-    before = store_files(populated.root)
+    before = snapshot(populated.root, everything=True)
     result = run_mreg(*args, cwd=isolated)
     assert result.returncode == code, result.stderr
     assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert store_files(populated.root) == before
+    assert snapshot(populated.root, everything=True) == before
 
 
 # ----------------------------------------------------------------------------- planted symlinks

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import git, run_mreg
+from helpers import git, run_mreg
 
 from mreg import InvalidInput, NotFound, Registry
 from mreg.history import alias_spans

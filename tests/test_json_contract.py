@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 import typer
-from conftest import REPO, Cli
-from git_helpers import Repo
+from helpers import REPO, Cli, Repo
 from jsonschema_lite import SchemaError, validate
 
 from mreg import Registry
@@ -62,20 +61,18 @@ def in_git(isolated: Path) -> Path:
     repo.register("fraud", "v1", tags={"team": "risk"})
     repo.registry.set_registered_model_alias("fraud", "champion", 1, message="first")
     repo.commit("fraud 1")
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.register("fraud", "feature-2")
-    repo.registry.set_registered_model_alias("fraud", "challenger", 2)
-    repo.commit("feature: fraud 2")
-    repo.git("checkout", "-q", "main")
-    repo.register("fraud", "main-2")
-    repo.registry.set_registered_model_alias("fraud", "champion", 2, message="main 2 ships")
-    repo.commit("main: fraud 2")
+    repo.both_branches_register(
+        "fraud",
+        2,
+        feature=lambda: repo.registry.set_registered_model_alias("fraud", "challenger", 2),
+        main=lambda: repo.registry.set_registered_model_alias("fraud", "champion", 2, message="main 2 ships"),
+    )
     assert repo.try_git("merge", "--no-edit", "feature").returncode != 0
     return repo.top
 
 
 @pytest.fixture
-def populated(registry: Registry, model_file: Path, model_dir: Path) -> Registry:
+def fraud_history(registry: Registry, model_file: Path, model_dir: Path) -> Registry:
     """A model with a file, a directory and a URI version, tags, an alias moved twice, a stage."""
     registry.create_registered_model("fraud", tags={"team": "risk"}, description="Fraud *scores*")
     registry.create_model_version("fraud", model_file, run_id="r1", tags={"dataset": "may"})
@@ -116,7 +113,7 @@ def test_every_json_command_is_in_the_contract() -> None:
 
 @pytest.mark.parametrize(("path", "args", "definition"), COMMANDS, ids=[f"{c[0]} {c[2]}" for c in COMMANDS])
 def test_json_output_matches_the_schema(
-    populated: Registry, cli: Cli, path: str, args: list[str], definition: str
+    fraud_history: Registry, cli: Cli, path: str, args: list[str], definition: str
 ) -> None:
     result = cli(*path.split(), *args)
     assert result.exit_code == 0, result.stderr
@@ -145,9 +142,9 @@ def test_json_output_of_git_commands_matches_the_schema(
         }
 
 
-def test_the_validator_catches_a_broken_output(populated: Registry) -> None:
+def test_the_validator_catches_a_broken_output(fraud_history: Registry) -> None:
     """Guards the guard: wrong types, missing and unknown fields, bad times are all reported."""
-    data = populated.get_model_version("fraud", 1).to_dict()
+    data = fraud_history.get_model_version("fraud", 1).to_dict()
     data["version"] = "1"
     data["created_at"] = "2026-11-26 10:00:00"
     del data["run_id"]
@@ -161,35 +158,36 @@ def test_the_validator_catches_a_broken_output(populated: Registry) -> None:
     assert any("$.artifact.kind: 'blob' is not one of" in e for e in errors)
 
 
-def test_cli_json_is_the_objects_to_dict(populated: Registry, cli: Cli) -> None:
+def test_cli_json_is_the_objects_to_dict(fraud_history: Registry, cli: Cli) -> None:
     def run(*args: str) -> Any:
         result = cli(*args)
         assert result.exit_code == 0, result.stderr
         return json.loads(result.stdout)
 
-    assert run("models", "show", "fraud", "--json") == populated.get_registered_model("fraud").to_dict()
+    assert run("models", "show", "fraud", "--json") == fraud_history.get_registered_model("fraud").to_dict()
     assert (
-        run("versions", "show", "fraud", "2", "--json") == populated.get_model_version("fraud", 2).to_dict()
+        run("versions", "show", "fraud", "2", "--json")
+        == fraud_history.get_model_version("fraud", 2).to_dict()
     )
     listed = run("versions", "list", "fraud", "--json")["model_versions"]
-    assert listed == [v.to_dict() for v in populated.search_model_versions(model="fraud")]
+    assert listed == [v.to_dict() for v in fraud_history.search_model_versions(model="fraud")]
     models = run("models", "list", "--json")["registered_models"]
-    assert models == [m.to_dict() for m in populated.search_registered_models()]
+    assert models == [m.to_dict() for m in fraud_history.search_registered_models()]
     events = run("history", "fraud", "--json")["events"]
-    assert events == [e.to_dict() for e in populated.get_history("fraud")]
+    assert events == [e.to_dict() for e in fraud_history.get_history("fraud")]
     spans = run("history", "fraud", "--alias", "champion", "--json")["spans"]
-    assert spans == [s.to_dict() for s in populated.get_alias_history("fraud", "champion")]
+    assert spans == [s.to_dict() for s in fraud_history.get_alias_history("fraud", "champion")]
     resolved = run("resolve", "fraud@champion", "--json")
-    assert {k: v for k, v in resolved.items() if k not in ("uri", "path")} == populated.resolve(
+    assert {k: v for k, v in resolved.items() if k not in ("uri", "path")} == fraud_history.resolve(
         "fraud@champion"
     ).to_dict()
 
 
-def test_entity_definitions_list_exactly_the_to_dict_fields(populated: Registry) -> None:
-    mv = populated.get_model_version("fraud", 2)
-    model = populated.get_registered_model("fraud")
-    event = populated.get_history("fraud")[0]
-    span = populated.get_alias_history("fraud", "champion")[0]
+def test_entity_definitions_list_exactly_the_to_dict_fields(fraud_history: Registry) -> None:
+    mv = fraud_history.get_model_version("fraud", 2)
+    model = fraud_history.get_registered_model("fraud")
+    event = fraud_history.get_history("fraud")[0]
+    span = fraud_history.get_alias_history("fraud", "champion")[0]
     for definition, data in [
         ("ModelVersion", mv.to_dict()),
         ("Artifact", mv.to_dict()["artifact"]),
@@ -202,16 +200,16 @@ def test_entity_definitions_list_exactly_the_to_dict_fields(populated: Registry)
         assert list(SCHEMA["$defs"][definition]["properties"]) == list(data), definition
 
 
-def test_timestamps_are_utc_strings_and_epoch_milliseconds(populated: Registry) -> None:
-    data = populated.get_model_version("fraud", 1).to_dict()
+def test_timestamps_are_utc_strings_and_epoch_milliseconds(fraud_history: Registry) -> None:
+    data = fraud_history.get_model_version("fraud", 1).to_dict()
     created = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6})Z", data["created_at"])
     assert created is not None
-    mv = populated.get_model_version("fraud", 1)
+    mv = fraud_history.get_model_version("fraud", 1)
     assert data["creation_timestamp"] == int(mv.created_at.timestamp() * 1000)
 
 
 def test_json_is_one_line_when_piped_and_indented_on_a_terminal(
-    populated: Registry, cli: Cli, monkeypatch: pytest.MonkeyPatch
+    fraud_history: Registry, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     piped = cli("versions", "show", "fraud", "1", "--json").stdout
     assert piped.count("\n") == 1

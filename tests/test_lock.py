@@ -12,12 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Cli, run_mreg
+from helpers import WORKERS, Cli, run_mreg
 
 from mreg import InvalidInput, LockTimeout, Registry, StoreError
 from mreg.store.lock import StoreLock
-
-WORKERS = Path(__file__).with_name("workers.py")
 
 
 @pytest.fixture

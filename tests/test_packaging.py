@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SHARED = {
     "share/man/man1/mreg.1": "man/mreg.1",
     "share/bash-completion/completions/mreg": "completions/bash/mreg",

@@ -11,7 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 from test_quickstart import sh_blocks_under
 
 
@@ -36,6 +36,21 @@ def test_typer_is_pinned_below_0_29() -> None:
     assert tuple(int(p) for p in upper.group(1).split(".")) <= (0, 29)
     installed = tuple(int(p) for p in version("typer").split(".")[:2])
     assert installed < (0, 29)
+
+
+def test_the_checkers_are_pinned_exactly_and_filelock_has_the_floor_the_code_needs() -> None:
+    """The suite runs mypy and ruff: an unpinned new release could fail it without a code change.
+    filelock before 4.3 silently ignores ``fallback_to_soft=False`` and ``preserve_lock_file``."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    test_extra = {
+        re.split(r"[<>=!~ ]", d, maxsplit=1)[0]: d for d in project["optional-dependencies"]["test"]
+    }
+    for checker in ("mypy", "ruff"):
+        assert re.fullmatch(rf"{checker}==[0-9.]+", test_extra[checker]), test_extra[checker]
+        assert test_extra[checker] == f"{checker}=={version(checker)}"
+    (filelock,) = [d for d in project["dependencies"] if re.match(r"filelock\b", d)]
+    floor = re.search(r">=\s*([0-9.]+)", filelock)
+    assert floor is not None and tuple(int(p) for p in floor.group(1).split(".")) >= (4, 3)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import snapshot
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -104,16 +105,8 @@ TAG_KEYS = st.one_of(tricky_text(260), st.from_regex(r"[A-Za-z0-9_./ :-]{1,30}",
 TEXTS = st.one_of(tricky_text(300), st.text(st.characters(exclude_categories=["Cs", "Cc"]), max_size=300))
 
 
-def files_in(folder: Path) -> dict[str, bytes | None]:
-    found: dict[str, bytes | None] = {}
-    for path in sorted(folder.rglob("*")):
-        if path.name != "lock":
-            found[str(path.relative_to(folder))] = None if path.is_dir() else path.read_bytes()
-    return found
-
-
 @pytest.fixture
-def store(registry: Registry, isolated: Path) -> Iterator[Registry]:
+def one_version(registry: Registry, isolated: Path) -> Iterator[Registry]:
     (isolated / "model.bin").write_bytes(b"weights\n")
     registry.create_model_version("m", isolated / "model.bin")
     outside = sorted(p.name for p in isolated.iterdir())
@@ -122,26 +115,26 @@ def store(registry: Registry, isolated: Path) -> Iterator[Registry]:
 
 
 def refused_or_round_trip(
-    store: Registry, change: Callable[[], Any], check: Callable[[], None], undo: Callable[[], None]
+    one_version: Registry, change: Callable[[], Any], check: Callable[[], None], undo: Callable[[], None]
 ) -> bool:
     """Run ``change``: if mreg refuses, it raised one of its own errors, with a one-line message,
     and the store is as it was; if it accepts, ``check`` reads it back and ``undo`` reverts it.
     Every file of the store stays inside it either way. Returns whether it was accepted."""
-    before = files_in(store.root)
+    before = snapshot(one_version.root, everything=True)
     try:
         change()
     except (InvalidInput, AlreadyExists) as err:
         message = str(err)
         assert message and "\n" not in message and "\x00" not in message
         message.encode("utf-8")  # printable: no lone surrogate leaks into the message
-        assert files_in(store.root) == before
+        assert snapshot(one_version.root, everything=True) == before
         return False
     check()
-    for folder, dirnames, filenames in os.walk(store.root):
+    for folder, dirnames, filenames in os.walk(one_version.root):
         for name in dirnames + filenames:
             path = os.path.join(folder, name)
             assert not os.path.islink(path)
-            assert os.path.realpath(path).startswith(str(store.root) + os.sep)
+            assert os.path.realpath(path).startswith(str(one_version.root) + os.sep)
     undo()
     return True
 
@@ -176,18 +169,18 @@ def valid_name_by_the_rules(name: str) -> bool:
 @example("mode\u0300le")
 @example("a\udcff")
 @example("../x")
-def test_model_names(store: Registry, name: str) -> None:
+def test_model_names(one_version: Registry, name: str) -> None:
     def check() -> None:
         assert valid_name_by_the_rules(name)
-        assert store.get_registered_model(name).name == name
-        assert name in Registry(store.root).model_names()
-        assert (store.root / "models" / name / "model.toml").is_file()
+        assert one_version.get_registered_model(name).name == name
+        assert name in Registry(one_version.root).model_names()
+        assert (one_version.root / "models" / name / "model.toml").is_file()
 
     accepted = refused_or_round_trip(
-        store,
-        lambda: store.create_registered_model(name, description="d"),
+        one_version,
+        lambda: one_version.create_registered_model(name, description="d"),
         check,
-        lambda: store.delete_registered_model(name),
+        lambda: one_version.delete_registered_model(name),
     )
     if not accepted and valid_name_by_the_rules(name):
         assert name.casefold() == "m"  # the only name taken
@@ -198,16 +191,16 @@ def test_model_names(store: Registry, name: str) -> None:
 @example("Renamed")
 @example("M")
 @example("nul")
-def test_renaming_to_any_name(store: Registry, name: str) -> None:
+def test_renaming_to_any_name(one_version: Registry, name: str) -> None:
     def check() -> None:
         assert valid_name_by_the_rules(name)
-        assert [mv.version for mv in store.list_model_versions(name)] == [1]
+        assert [mv.version for mv in one_version.list_model_versions(name)] == [1]
 
     refused_or_round_trip(
-        store,
-        lambda: store.rename_registered_model("m", name),
+        one_version,
+        lambda: one_version.rename_registered_model("m", name),
         check,
-        lambda: store.rename_registered_model(name, "m"),
+        lambda: one_version.rename_registered_model(name, "m"),
     )
 
 
@@ -220,17 +213,17 @@ def test_renaming_to_any_name(store: Registry, name: str) -> None:
 @example("a.b")
 @example("x" * 255)
 @example("x" * 256)
-def test_aliases(store: Registry, alias: str) -> None:
+def test_aliases(one_version: Registry, alias: str) -> None:
     def check() -> None:
         assert alias.isascii() and alias.lower() != "latest" and alias.upper() not in WINDOWS_DEVICES
-        assert Registry(store.root).get_aliases("m") == {alias: 1}
-        assert store.resolve(ModelRef("m", alias=alias)).version == 1
+        assert Registry(one_version.root).get_aliases("m") == {alias: 1}
+        assert one_version.resolve(ModelRef("m", alias=alias)).version == 1
 
     refused_or_round_trip(
-        store,
-        lambda: store.set_registered_model_alias("m", alias, 1),
+        one_version,
+        lambda: one_version.set_registered_model_alias("m", alias, 1),
         check,
-        lambda: store.delete_registered_model_alias("m", alias),
+        lambda: one_version.delete_registered_model_alias("m", alias),
     )
 
 
@@ -243,21 +236,21 @@ def test_aliases(store: Registry, alias: str) -> None:
 @example("k", "x" * 100_001)
 @example("k", "a\x00")
 @example("k=v", "x")
-def test_tags(store: Registry, key: str, value: str) -> None:
+def test_tags(one_version: Registry, key: str, value: str) -> None:
     def check() -> None:
-        fresh = Registry(store.root)  # read back from the files, not from memory
+        fresh = Registry(one_version.root)  # read back from the files, not from memory
         assert fresh.get_model_version("m", 1).tags == {key: value}
         assert fresh.get_registered_model("m").tags == {key: value}
 
     def change() -> None:
-        store.set_model_version_tag("m", 1, key, value)
-        store.set_registered_model_tag("m", key, value)
+        one_version.set_model_version_tag("m", 1, key, value)
+        one_version.set_registered_model_tag("m", key, value)
 
     def undo() -> None:
-        store.delete_model_version_tag("m", 1, key)
-        store.delete_registered_model_tag("m", key)
+        one_version.delete_model_version_tag("m", 1, key)
+        one_version.delete_registered_model_tag("m", key)
 
-    refused_or_round_trip(store, change, check, undo)
+    refused_or_round_trip(one_version, change, check, undo)
 
 
 @SETTINGS
@@ -265,38 +258,38 @@ def test_tags(store: Registry, key: str, value: str) -> None:
 @example("# Title\n\nSome *Markdown* with \u00e9 and \U0001f600", "why")
 @example("\udcff", "")
 @example("ok", "\x1b[2J")
-def test_descriptions_and_messages(store: Registry, text: str, message: str) -> None:
+def test_descriptions_and_messages(one_version: Registry, text: str, message: str) -> None:
     def check() -> None:
-        fresh = Registry(store.root)
+        fresh = Registry(one_version.root)
         assert fresh.get_registered_model("m").description == text
         assert fresh.get_model_version("m", 1).description == text
         if text:
             assert fresh.get_history("m")[-1].message == (message or None)
 
     def change() -> None:
-        store.update_registered_model("m", text, message=message)
-        store.update_model_version("m", 1, text, message=message)
+        one_version.update_registered_model("m", text, message=message)
+        one_version.update_model_version("m", 1, text, message=message)
 
     def undo() -> None:
-        store.update_registered_model("m", "")
-        store.update_model_version("m", 1, "")
+        one_version.update_registered_model("m", "")
+        one_version.update_model_version("m", 1, "")
 
-    refused_or_round_trip(store, change, check, undo)
+    refused_or_round_trip(one_version, change, check, undo)
 
 
-def test_normalization_forms_are_kept_apart(store: Registry) -> None:
+def test_normalization_forms_are_kept_apart(one_version: Registry) -> None:
     nfc, nfd = unicodedata.normalize("NFC", "modèle"), unicodedata.normalize("NFD", "modèle")
     assert nfc != nfd
-    store.set_registered_model_tags("m", {"nfc": nfc, "nfd": nfd})
-    tags = Registry(store.root).get_registered_model("m").tags
+    one_version.set_registered_model_tags("m", {"nfc": nfc, "nfd": nfd})
+    tags = Registry(one_version.root).get_registered_model("m").tags
     assert tags["nfc"] == nfc and tags["nfd"] == nfd
 
 
 @SETTINGS
 @given(version=st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.text(max_size=25)))
-def test_version_numbers(store: Registry, version: int | str) -> None:
+def test_version_numbers(one_version: Registry, version: int | str) -> None:
     try:
-        store.get_model_version("m", version)
+        one_version.get_model_version("m", version)
     except InvalidInput:
         return
     except NotFound:
@@ -318,14 +311,14 @@ def test_uris_parse_or_are_refused(uri: str) -> None:
     assert valid_name_by_the_rules(ref.name)
 
 
-def test_errors_are_mreg_errors_for_any_type(store: Registry) -> None:
+def test_errors_are_mreg_errors_for_any_type(one_version: Registry) -> None:
     for value in [None, 1, 1.5, b"bytes", object()]:
         for call in (
-            lambda v=value: store.create_registered_model(v),
-            lambda v=value: store.set_registered_model_alias("m", v, 1),
-            lambda v=value: store.set_registered_model_tag("m", v, "x"),
-            lambda v=value: store.set_registered_model_tag("m", "k", v),
-            lambda v=value: store.update_registered_model("m", v or 1),  # None: no description
+            lambda v=value: one_version.create_registered_model(v),
+            lambda v=value: one_version.set_registered_model_alias("m", v, 1),
+            lambda v=value: one_version.set_registered_model_tag("m", v, "x"),
+            lambda v=value: one_version.set_registered_model_tag("m", "k", v),
+            lambda v=value: one_version.update_registered_model("m", v or 1),  # None: no description
         ):
             with pytest.raises(MregError):
                 call()

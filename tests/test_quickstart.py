@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from helpers import REPO
 
 INSTALL_STEPS = ("python3 -m venv", ". .venv/bin/activate", "pip install")
 

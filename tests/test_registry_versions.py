@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import git
-from store_snapshot import snapshot
+from helpers import git, snapshot
 
 from mreg import AlreadyExists, InvalidInput, NotFound, Registry, StoreError
 

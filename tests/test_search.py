@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Cli, run_mreg
+from helpers import Cli, run_mreg
 
 from mreg import InvalidFilter, InvalidInput, PagedList, Registry, history, search
 from mreg.search import like_regex, make_page_token, parse_page_token, parse_version_filter
 from mreg.store import store as store_module
-from mreg.store.records import AnyVersion, ModelRecord
+from mreg.store.records import ModelRecord
 
 
 class FakeClock:
@@ -95,7 +95,7 @@ def _build(reg: Registry, clock: FakeClock) -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+def search_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     clock = FakeClock()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(history, "now", clock.now)
@@ -310,15 +310,15 @@ def _ids(versions: list[object]) -> set[str]:
 @pytest.mark.parametrize(
     ("filter_string", "expected"), MODEL_CASES, ids=[c[0] or "empty" for c in MODEL_CASES]
 )
-def test_model_filter(store: Registry, filter_string: str, expected: set[str]) -> None:
-    assert _names(store.search_registered_models(filter_string)) == expected
+def test_model_filter(search_store: Registry, filter_string: str, expected: set[str]) -> None:
+    assert _names(search_store.search_registered_models(filter_string)) == expected
 
 
 @pytest.mark.parametrize(
     ("filter_string", "expected"), VERSION_CASES, ids=[c[0][:60] or "empty" for c in VERSION_CASES]
 )
-def test_version_filter(store: Registry, filter_string: str, expected: set[str]) -> None:
-    found = store.search_model_versions(filter_string)
+def test_version_filter(search_store: Registry, filter_string: str, expected: set[str]) -> None:
+    found = search_store.search_model_versions(filter_string)
     assert _ids(found) == expected
     assert len(found) == len(expected)
 
@@ -326,9 +326,9 @@ def test_version_filter(store: Registry, filter_string: str, expected: set[str])
 @pytest.mark.parametrize(
     ("filter_string", "parts"), INVALID_VERSION_FILTERS, ids=[c[0] for c in INVALID_VERSION_FILTERS]
 )
-def test_invalid_version_filter(store: Registry, filter_string: str, parts: list[str]) -> None:
+def test_invalid_version_filter(search_store: Registry, filter_string: str, parts: list[str]) -> None:
     with pytest.raises(InvalidFilter) as caught:
-        store.search_model_versions(filter_string)
+        search_store.search_model_versions(filter_string)
     message = str(caught.value)
     assert message.startswith("invalid filter: expected ")
     assert f'in "{filter_string}"' in message
@@ -341,9 +341,9 @@ def test_invalid_version_filter(store: Registry, filter_string: str, parts: list
 @pytest.mark.parametrize(
     ("filter_string", "parts"), INVALID_MODEL_FILTERS, ids=[c[0] for c in INVALID_MODEL_FILTERS]
 )
-def test_invalid_model_filter(store: Registry, filter_string: str, parts: list[str]) -> None:
+def test_invalid_model_filter(search_store: Registry, filter_string: str, parts: list[str]) -> None:
     with pytest.raises(InvalidFilter) as caught:
-        store.search_registered_models(filter_string)
+        search_store.search_registered_models(filter_string)
     for part in parts:
         assert part in str(caught.value)
 
@@ -360,9 +360,9 @@ def test_every_case_table_is_large_enough() -> None:
     ids=[c[0] for c in [*INVALID_VERSION_FILTERS, ("version_number >", [])]],
 )
 def test_invalid_filter_through_the_cli(
-    store: Registry, cli: Cli, filter_string: str, parts: list[str]
+    search_store: Registry, cli: Cli, filter_string: str, parts: list[str]
 ) -> None:
-    result = cli("--store", str(store.root), "versions", "list", "--filter", filter_string)
+    result = cli("--store", str(search_store.root), "versions", "list", "--filter", filter_string)
     assert result.exit_code == 1
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -404,12 +404,12 @@ def test_like_patterns(pattern: str, matches: list[str], misses: list[str]) -> N
 # ------------------------------------------------------------------------------------- ordering
 
 
-def _model_order(store: Registry, order_by: list[str] | None) -> list[str]:
-    return [m.name for m in store.search_registered_models(order_by=order_by)]
+def _model_order(search_store: Registry, order_by: list[str] | None) -> list[str]:
+    return [m.name for m in search_store.search_registered_models(order_by=order_by)]
 
 
-def test_models_are_ordered_by_name_by_default(store: Registry) -> None:
-    assert _model_order(store, None) == [
+def test_models_are_ordered_by_name_by_default(search_store: Registry) -> None:
+    assert _model_order(search_store, None) == [
         "Fraud-EU",
         "Iris Classifier",
         "churn-v2",
@@ -440,18 +440,25 @@ def test_models_are_ordered_by_name_by_default(store: Registry) -> None:
         ),
     ],
 )
-def test_model_order_by(store: Registry, order_by: list[str], expected: list[str]) -> None:
-    assert _model_order(store, order_by) == expected
+def test_model_order_by(search_store: Registry, order_by: list[str], expected: list[str]) -> None:
+    assert _model_order(search_store, order_by) == expected
 
 
-def _version_order(store: Registry, filter_string: str, order_by: list[str] | None) -> list[str]:
-    return [f"{v.name}/{v.version}" for v in store.search_model_versions(filter_string, order_by=order_by)]
+def _version_order(search_store: Registry, filter_string: str, order_by: list[str] | None) -> list[str]:
+    return [
+        f"{v.name}/{v.version}" for v in search_store.search_model_versions(filter_string, order_by=order_by)
+    ]
 
 
-def test_versions_are_ordered_newest_change_first_by_default(store: Registry) -> None:
+def test_versions_are_ordered_newest_change_first_by_default(search_store: Registry) -> None:
     """MLflow's default: last_updated_timestamp DESC, then name ASC, then version DESC. The stage
     changes of July made fraud 1 to 3 the most recently updated, 3 last."""
-    assert _version_order(store, "name = 'fraud'", None) == ["fraud/3", "fraud/2", "fraud/1", "fraud/5"]
+    assert _version_order(search_store, "name = 'fraud'", None) == [
+        "fraud/3",
+        "fraud/2",
+        "fraud/1",
+        "fraud/5",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -497,9 +504,9 @@ def test_versions_are_ordered_newest_change_first_by_default(store: Registry) ->
     ],
 )
 def test_version_order_by(
-    store: Registry, filter_string: str, order_by: list[str], expected: list[str]
+    search_store: Registry, filter_string: str, order_by: list[str], expected: list[str]
 ) -> None:
-    assert _version_order(store, filter_string, order_by) == expected
+    assert _version_order(search_store, filter_string, order_by) == expected
 
 
 @pytest.mark.parametrize(
@@ -513,29 +520,29 @@ def test_version_order_by(
         ("tags.x", ["expected a key to order by", "found 'tags.x'"]),
     ],
 )
-def test_invalid_order_by(store: Registry, order_by: str, parts: list[str]) -> None:
+def test_invalid_order_by(search_store: Registry, order_by: str, parts: list[str]) -> None:
     with pytest.raises(InvalidFilter) as caught:
-        store.search_model_versions(order_by=[order_by])
+        search_store.search_model_versions(order_by=[order_by])
     assert str(caught.value).startswith("invalid order-by: expected ")
     for part in parts:
         assert part in str(caught.value)
 
 
-def test_order_by_must_be_a_list(store: Registry) -> None:
+def test_order_by_must_be_a_list(search_store: Registry) -> None:
     with pytest.raises(InvalidInput, match="must be a list"):
-        store.search_model_versions(order_by="name ASC")  # type: ignore[arg-type]
+        search_store.search_model_versions(order_by="name ASC")  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------- paging
 
 
-def test_pages_cover_every_result_once(store: Registry) -> None:
-    everything = [f"{v.name}/{v.version}" for v in store.search_model_versions()]
+def test_pages_cover_every_result_once(search_store: Registry) -> None:
+    everything = [f"{v.name}/{v.version}" for v in search_store.search_model_versions()]
     seen: list[str] = []
     token = None
     pages = 0
     while True:
-        page = store.search_model_versions(max_results=5, page_token=token)
+        page = search_store.search_model_versions(max_results=5, page_token=token)
         assert isinstance(page, PagedList) and len(page) <= 5
         seen += [f"{v.name}/{v.version}" for v in page]
         pages += 1
@@ -546,19 +553,19 @@ def test_pages_cover_every_result_once(store: Registry) -> None:
     assert pages == 4  # 19 versions in pages of 5
 
 
-def test_page_token_is_mlflows(store: Registry) -> None:
-    page = store.search_registered_models(max_results=2)
+def test_page_token_is_mlflows(search_store: Registry) -> None:
+    page = search_store.search_registered_models(max_results=2)
     assert [m.name for m in page] == ["Fraud-EU", "Iris Classifier"]
     assert page.token is not None
     assert json.loads(base64.b64decode(page.token)) == {"offset": 2}
-    second = store.search_registered_models(max_results=2, page_token=page.token)
+    second = search_store.search_registered_models(max_results=2, page_token=page.token)
     assert [m.name for m in second] == ["churn-v2", "churn_v2"]
-    last = store.search_registered_models(max_results=2, page_token=second.token)
+    last = search_store.search_registered_models(max_results=2, page_token=second.token)
     assert [m.name for m in last] == ["empty", "fraud"] and last.token is None
 
 
-def test_a_page_past_the_end_is_empty(store: Registry) -> None:
-    page = store.search_model_versions(page_token=make_page_token(1000))
+def test_a_page_past_the_end_is_empty(search_store: Registry) -> None:
+    page = search_store.search_model_versions(page_token=make_page_token(1000))
     assert list(page) == [] and page.token is None
 
 
@@ -573,9 +580,9 @@ def test_a_page_past_the_end_is_empty(store: Registry) -> None:
         base64.b64encode(b'{"offset": "2"}').decode(),
     ],
 )
-def test_invalid_page_tokens(store: Registry, token: str) -> None:
+def test_invalid_page_tokens(search_store: Registry, token: str) -> None:
     with pytest.raises(InvalidFilter, match=r"invalid page token .*does not come from a previous search"):
-        store.search_registered_models(page_token=token)
+        search_store.search_registered_models(page_token=token)
     assert parse_page_token(None) == 0 and parse_page_token("") == 0
 
 
@@ -589,8 +596,8 @@ def test_invalid_page_tokens(store: Registry, token: str) -> None:
         ("models", True, 1000),
     ],
 )
-def test_max_results_limits(store: Registry, call: str, value: int, limit: int) -> None:
-    search = store.search_registered_models if call == "models" else store.search_model_versions
+def test_max_results_limits(search_store: Registry, call: str, value: int, limit: int) -> None:
+    search = search_store.search_registered_models if call == "models" else search_store.search_model_versions
     with pytest.raises(InvalidInput, match=f"max_results must be an integer from 1 to {limit}"):
         search(max_results=value)
 
@@ -628,37 +635,41 @@ def test_commands_that_do_not_search_do_not_load_it() -> None:
 # ------------------------------------------------------------------------------ what is read
 
 
-def test_only_versions_that_can_match_are_read(store: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Conditions on name, version_number and alias are settled before a version file is read;
-    every other search reads each version file (live or deleted) exactly once."""
+def count_reads(monkeypatch: pytest.MonkeyPatch, reader: str) -> list[str]:
+    """The paths of the version files (``read_version``) or model files (``read_model``) that the
+    store parses from now on, in order."""
     read: list[str] = []
-    original = store_module.parse_version
+    owner: Any = store_module if reader == "read_version" else ModelRecord
+    name = "parse_version" if reader == "read_version" else "parse"
+    original = getattr(owner, name)
 
-    def counting(path: Path | str, record: dict[str, Any]) -> AnyVersion:
+    def counting(path: Path | str, record: dict[str, Any]) -> Any:
         read.append(str(path))
         return original(path, record)
 
-    monkeypatch.setattr(store_module, "parse_version", counting)
-    assert _ids(store.search_model_versions("alias = 'champion'")) == {"fraud/2", "Fraud-EU/1"}
+    monkeypatch.setattr(owner, name, counting)
+    return read
+
+
+def test_only_versions_that_can_match_are_read(
+    search_store: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Conditions on name, version_number and alias are settled before a version file is read;
+    every other search reads each version file (live or deleted) exactly once."""
+    read = count_reads(monkeypatch, "read_version")
+    assert _ids(search_store.search_model_versions("alias = 'champion'")) == {"fraud/2", "Fraud-EU/1"}
     assert len(read) == 2
     read.clear()
-    store.search_model_versions("name = 'churn_v2' AND version_number >= 10")
+    search_store.search_model_versions("name = 'churn_v2' AND version_number >= 10")
     assert len(read) == 2
     read.clear()
-    store.search_model_versions("tags.dataset = 'may'")
+    search_store.search_model_versions("tags.dataset = 'may'")
     assert len(read) == 20 and len(set(read)) == 20  # 19 live versions and one tombstone
 
 
-def test_models_list_reads_only_the_page(store: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
-    read: list[str] = []
-    original = ModelRecord.parse
-
-    def counting(path: Path | str, record: dict[str, Any]) -> ModelRecord:
-        read.append(str(path))
-        return original(path, record)
-
-    monkeypatch.setattr(ModelRecord, "parse", counting)
-    page = store.search_registered_models(max_results=2)
+def test_models_list_reads_only_the_page(search_store: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    read = count_reads(monkeypatch, "read_model")
+    page = search_store.search_registered_models(max_results=2)
     assert [m.name for m in page] == ["Fraud-EU", "Iris Classifier"]
     assert len(read) == 2
 
@@ -675,14 +686,7 @@ def test_latest_versions_read_newest_first_in_batches(
     registry.transition_model_version_stage("m", 6, "Staging")
     registry.delete_model_version("m", 10)
     registry.delete_model_version("m", 6)
-    read: list[str] = []
-    original = store_module.parse_version
-
-    def counting(path: Path | str, record: dict[str, Any]) -> AnyVersion:
-        read.append(str(path))
-        return original(path, record)
-
-    monkeypatch.setattr(store_module, "parse_version", counting)
+    read = count_reads(monkeypatch, "read_version")
     assert registry.resolve("models:/m/latest").version == 9
     assert len(read) <= 4  # the first batch
     assert [(v.version, v.current_stage) for v in registry.get_latest_versions("m")] == [
@@ -694,26 +698,26 @@ def test_latest_versions_read_newest_first_in_batches(
     assert [v.version for v in registry.get_registered_model("m").latest_versions] == [3, 5, 9]
 
 
-def test_search_results_equal_direct_reads(store: Registry) -> None:
-    for mv in store.search_model_versions("name = 'fraud'"):
-        assert mv == store.get_model_version(mv.name, mv.version)
-    for model in store.search_registered_models("name LIKE 'fraud%'"):
-        assert model == store.get_registered_model(model.name)
+def test_search_results_equal_direct_reads(search_store: Registry) -> None:
+    for mv in search_store.search_model_versions("name = 'fraud'"):
+        assert mv == search_store.get_model_version(mv.name, mv.version)
+    for model in search_store.search_registered_models("name LIKE 'fraud%'"):
+        assert model == search_store.get_registered_model(model.name)
 
 
-def test_a_missing_model_is_not_found(store: Registry) -> None:
+def test_a_missing_model_is_not_found(search_store: Registry) -> None:
     from mreg import NotFound
 
     with pytest.raises(NotFound):
-        store.search_model_versions(model="nosuch")
-    assert _ids(store.search_model_versions("version_number = 1", model="fraud")) == {"fraud/1"}
+        search_store.search_model_versions(model="nosuch")
+    assert _ids(search_store.search_model_versions("version_number = 1", model="fraud")) == {"fraud/1"}
 
 
 # ------------------------------------------------------------------------------------------ CLI
 
 
-def test_cli_models_list_json_and_pages(store: Registry, cli: Cli) -> None:
-    result = cli("--store", str(store.root), "models", "list", "--max-results", "4", "--json")
+def test_cli_models_list_json_and_pages(search_store: Registry, cli: Cli) -> None:
+    result = cli("--store", str(search_store.root), "models", "list", "--max-results", "4", "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert [m["name"] for m in data["registered_models"]] == [
@@ -725,20 +729,20 @@ def test_cli_models_list_json_and_pages(store: Registry, cli: Cli) -> None:
     token = data["next_page_token"]
     assert token and result.stderr == ""
     result = cli(
-        "--store", str(store.root), "models", "list", "--max-results", "4", "--page-token", token, "-q"
+        "--store", str(search_store.root), "models", "list", "--max-results", "4", "--page-token", token, "-q"
     )
     assert result.stdout.splitlines() == ["empty", "fraud"]
     assert result.stderr == ""
 
 
-def test_cli_prints_the_next_page_token_to_stderr(store: Registry, cli: Cli) -> None:
-    result = cli("--store", str(store.root), "versions", "list", "fraud", "--max-results", "2", "-q")
+def test_cli_prints_the_next_page_token_to_stderr(search_store: Registry, cli: Cli) -> None:
+    result = cli("--store", str(search_store.root), "versions", "list", "fraud", "--max-results", "2", "-q")
     assert result.stdout.splitlines() == ["3", "2"]
     assert result.stderr == f"more results: run again with --page-token {make_page_token(2)}\n"
 
 
-def test_cli_versions_list_filter_order_and_fields(store: Registry, cli: Cli) -> None:
-    base = ("--store", str(store.root), "versions", "list")
+def test_cli_versions_list_filter_order_and_fields(search_store: Registry, cli: Cli) -> None:
+    base = ("--store", str(search_store.root), "versions", "list")
     result = cli(*base, "--filter", "alias = 'champion'", "--order-by", "name DESC", "-q")
     assert result.stdout.splitlines() == ["fraud/2", "Fraud-EU/1"]
     result = cli(
@@ -765,8 +769,8 @@ def test_cli_versions_list_filter_order_and_fields(store: Registry, cli: Cli) ->
     assert result.exit_code == 0 and "iris-2" in result.stdout
 
 
-def test_cli_errors(store: Registry, cli: Cli) -> None:
-    base = ("--store", str(store.root))
+def test_cli_errors(search_store: Registry, cli: Cli) -> None:
+    base = ("--store", str(search_store.root))
     result = cli(*base, "versions", "list", "nosuch")
     assert result.exit_code == 3 and "model 'nosuch' not found" in result.stderr
     result = cli(*base, "models", "list", "--order-by", "version_number")
@@ -781,16 +785,16 @@ def test_cli_errors(store: Registry, cli: Cli) -> None:
     assert result.exit_code == 1 and "found 'IN' at position 11" in result.stderr
 
 
-def test_cli_says_when_nothing_matches(store: Registry, cli: Cli) -> None:
-    result = cli("--store", str(store.root), "versions", "list", "--filter", "name = 'nosuch'")
+def test_cli_says_when_nothing_matches(search_store: Registry, cli: Cli) -> None:
+    result = cli("--store", str(search_store.root), "versions", "list", "--filter", "name = 'nosuch'")
     assert result.exit_code == 0 and result.stdout == "" and result.stderr == "no versions match\n"
-    result = cli("--store", str(store.root), "models", "list", "--filter", "name = 'nosuch'")
+    result = cli("--store", str(search_store.root), "models", "list", "--filter", "name = 'nosuch'")
     assert result.exit_code == 0 and result.stderr == "no registered models match\n"
 
 
 @pytest.mark.slow
-def test_invalid_filter_exit_code_in_a_real_process(store: Registry) -> None:
-    done = run_mreg("--store", str(store.root), "versions", "list", "--filter", "name = fraud")
+def test_invalid_filter_exit_code_in_a_real_process(search_store: Registry) -> None:
+    done = run_mreg("--store", str(search_store.root), "versions", "list", "--filter", "name = fraud")
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == (

@@ -195,6 +195,59 @@ def serve() -> None:
         say(f"exit {os.waitstatus_to_exitcode(wait_status)}")
 
 
+def cli_serve() -> None:
+    """Run ``mreg`` command lines, each in a process of its own forked from this one, which has the
+    command line imported already (see ``helpers.CliProcesses``): for every line ``{"args": [...],
+    "cwd": ..., "env": {...}}`` (JSON) on stdin, print one line ``{"code": N, "stdout": ...,
+    "stderr": ...}`` when that process has ended. The process runs the command as ``python -m
+    mreg`` would after start-up: argv, working directory, environment, standard streams, exit."""
+    import runpy
+    import tempfile
+    import traceback
+
+    # What every command imports before its own module (that one each process imports itself,
+    # as mreg loads commands lazily); and filelock, which every writer loads for its first lock.
+    import filelock  # noqa: F401
+
+    import mreg.cli.app  # noqa: F401
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        with tempfile.TemporaryDirectory() as folder:
+            out, err = Path(folder, "stdout"), Path(folder, "stderr")
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    os.chdir(request["cwd"])
+                    os.environ.clear()
+                    os.environ.update(request["env"])
+                    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+                    os.dup2(os.open(out, os.O_WRONLY | os.O_CREAT), 1)
+                    os.dup2(os.open(err, os.O_WRONLY | os.O_CREAT), 2)
+                    sys.argv = ["-m", *request["args"]]  # as python sets it for -m, before runpy
+                    runpy.run_module("mreg", run_name="__main__", alter_sys=True)
+                    code = 0
+                except SystemExit as done:  # as the interpreter maps sys.exit()
+                    if done.code is None or isinstance(done.code, int):
+                        code = done.code or 0
+                    else:
+                        print(done.code, file=sys.stderr)
+                except BaseException:
+                    traceback.print_exc()
+                finally:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            result = {
+                "code": os.waitstatus_to_exitcode(status),
+                "stdout": out.read_text(),
+                "stderr": err.read_text(),
+            }
+            say(json.dumps(result))
+
+
 JOBS: dict[str, Callable[..., None]] = {
     "crash": crash_operation,
     "churn": churn,
@@ -203,6 +256,7 @@ JOBS: dict[str, Callable[..., None]] = {
     "hold-lock": hold_lock,
     "count": count_with_alias,
     "serve": serve,
+    "cli-serve": cli_serve,
 }
 
 if __name__ == "__main__":

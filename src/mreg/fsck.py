@@ -139,7 +139,14 @@ class Scan:
     def behind_symlink(self, path: Path) -> bool:
         """Whether ``path`` or a folder above it (inside the store) is a symlink found by
         ``check_entries``: the checks never look through one."""
-        return any(p in self.symlinks for p in (path, *path.parents) if p != self.root)
+        if not self.symlinks:  # the usual case: nothing to look for
+            return False
+        folder = path
+        while folder != self.root and folder != folder.parent:  # every symlink found is below the root
+            if folder in self.symlinks:
+                return True
+            folder = folder.parent
+        return False
 
     def entries(self, folder: Path) -> list[os.DirEntry[str]]:
         """The entries of a real folder of the store, by name; [] when it is missing, not a folder,
