@@ -376,7 +376,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(four_models: Registry,
     "args", [["versions", "list"], ["models", "list", "-q"], ["resolve", "fraud/1", "--field", "path"]]
 )
 def test_a_reader_gone_before_the_last_flush_is_still_141(
-    populated: Registry, isolated: Path, buffering: str, args: list[str]
+    four_models: Registry, isolated: Path, buffering: str, args: list[str]
 ) -> None:
     # Piped, Python's stdout is block-buffered (unless PYTHONUNBUFFERED is set): a short output
     # stays in the buffer until the command ends, and meets the closed pipe only at the last flush,
