@@ -8,11 +8,14 @@ Every finding has one of three severities:
 
 * ``error``: something mreg would misread or refuse: a file that does not parse or breaks its schema,
   an unresolved git merge, an alias pointing at a missing or deleted version, a history event that
-  contradicts the records, a missing or corrupt object, a symlink. ``mreg fsck`` exits 5.
-* ``warning``: a file mreg never writes and ignores, which a person may want to look at.
+  contradicts the records, an object this working copy held and lost, a corrupt object, a symlink.
+  ``mreg fsck`` exits 5.
+* ``warning``: a file mreg never writes and ignores, which a person may want to look at; objects
+  of versions registered in another working copy, which are not here (objects kept out of git).
 * ``leftover``: debris of an interrupted writer, or data nothing refers to any more: temp files,
   ``tmp/`` and ``trash/`` contents, a model folder whose creation was interrupted, objects no live
-  version here or in any git ref references, stale tree caches. ``mreg gc`` removes exactly these.
+  version here or in any git ref references, stale tree caches and verified markers. ``mreg gc``
+  removes exactly these.
 
 The structural checks run under the store lock, so they see one consistent state; re-hashing
 every object (``full``) happens after the lock is released, since objects never change.
