@@ -247,7 +247,7 @@ def test_a_large_copy_asks_the_kernel_to_write_it_back_as_it_goes(
     assert written_back == [(i * 10 * small_chunks, 10 * small_chunks) for i in range(3)]
 
 
-def test_a_symlinked_folder_inside_a_source_is_not_entered(registry: Registry, isolated: Path) -> None:
+def test_a_symlinked_folder_inside_a_source_is_followed(registry: Registry, isolated: Path) -> None:
     outside = isolated / "outside"
     outside.mkdir()
     (outside / "secret").write_text("x")
@@ -256,7 +256,7 @@ def test_a_symlinked_folder_inside_a_source_is_not_entered(registry: Registry, i
     (source / "model.bin").write_text("m")
     (source / "link").symlink_to(outside, target_is_directory=True)
     mv = registry.create_model_version("fraud", source)
-    assert [f.path for f in mv.artifact.files] == ["model.bin"]
+    assert [f.path for f in mv.artifact.files] == ["link/secret", "model.bin"]  # as `cp -rL` copies
 
 
 def test_a_broken_symlink_in_a_source_is_refused(registry: Registry, isolated: Path) -> None:

@@ -8,11 +8,14 @@ Every finding has one of three severities:
 
 * ``error``: something mreg would misread or refuse: a file that does not parse or breaks its schema,
   an unresolved git merge, an alias pointing at a missing or deleted version, a history event that
-  contradicts the records, a missing or corrupt object, a symlink. ``mreg fsck`` exits 5.
-* ``warning``: a file mreg never writes and ignores, which a person may want to look at.
+  contradicts the records, an object this working copy held and lost, a corrupt object, a symlink.
+  ``mreg fsck`` exits 5.
+* ``warning``: a file mreg never writes and ignores, which a person may want to look at; objects
+  of versions registered in another working copy, which are not here (objects kept out of git).
 * ``leftover``: debris of an interrupted writer, or data nothing refers to any more: temp files,
   ``tmp/`` and ``trash/`` contents, a model folder whose creation was interrupted, objects no live
-  version here or in any git ref references, stale tree caches. ``mreg gc`` removes exactly these.
+  version here or in any git ref references, stale tree caches and verified markers. ``mreg gc``
+  removes exactly these.
 
 The structural checks run under the store lock, so they see one consistent state; re-hashing
 every object (``full``) happens after the lock is released, since objects never change.
@@ -210,7 +213,8 @@ def check_entries(scan: Scan) -> Iterator[Finding]:
     for folder, dirnames, filenames in os.walk(scan.root):
         here = Path(folder)
         # tmp/, trash/ and cache/ are leftovers as a whole (check_temporaries); not file by file.
-        in_scratch = here != scan.root and scan.rel(here).split("/")[0] in ("tmp", "trash", "cache")
+        top = scan.rel(here).split("/")[0] if here != scan.root else ""
+        in_scratch = top in ("tmp", "trash", "cache")
         for name in sorted(dirnames + filenames):
             path = here / name
             try:
@@ -219,6 +223,8 @@ def check_entries(scan: Scan) -> Iterator[Finding]:
                 continue
             if stat.S_ISLNK(mode):
                 scan.symlinks.add(path)
+                if top == "trash":
+                    continue  # set aside to be removed (a tree cache that failed its check): never followed
                 yield scan.finding(
                     ERROR, "symlink", path, "is a symlink; mreg never follows symlinks inside the store"
                 )
@@ -489,15 +495,33 @@ def _objects_not_in_checkout(scan: Scan) -> bool:
     """Whether this is a checkout without the objects: the store keeps them out of git and not
     one is here (a CI job's clone). Then a missing object is expected, not damage; ``--full``,
     which is asked to check the bytes, still calls it an error."""
+    return _missing_is_expected(scan) and next(iter(_object_files(scan)), None) is None
+
+
+def _missing_is_expected(scan: Scan) -> bool:
+    """Whether an object missing here may simply live elsewhere: the store keeps objects out of
+    git, so a version registered in another working copy arrives without its objects. Not under
+    ``--full``, which is asked to check every byte."""
     committed = scan.config is not None and scan.config.commit_objects
-    return not committed and not scan.full and next(iter(_object_files(scan)), None) is None
+    return not committed and not scan.full
+
+
+NOT_HERE_HINT = (
+    "objects are not committed to git: copy them from the working copy that registered it "
+    "(its .mreg/objects/); `mreg fsck --full` counts them as missing"
+)
 
 
 @check
 def check_artifacts(scan: Scan) -> Iterator[Finding]:
     """Every live version's artifact is consistent and each of its objects is present, a regular
-    file of the recorded size."""
+    file of the recorded size. Where objects are kept out of git, an object that is not here and
+    never was (no verified marker: mreg never stored or checked it in this working copy) is a
+    warning, ``object-not-here``, one per version: the version was registered in another working
+    copy. An object that was here and is gone, or a present object of the wrong size, is an
+    error."""
     absent = _objects_not_in_checkout(scan)
+    expected_missing = _missing_is_expected(scan)
     if absent and any(record.artifact.kind != "uri" for _, _, record in scan.live_versions()):
         yield scan.finding(
             WARNING,
@@ -516,20 +540,29 @@ def check_artifacts(scan: Scan) -> Iterator[Finding]:
             yield scan.finding(ERROR, "artifact", path, problem)
         if artifact.kind == "directory" and artifact.digest:
             scan.referenced_trees.add(artifact.digest)
+        not_here = []
         for entry in artifact.files:
             scan.referenced_blobs.setdefault(entry.sha256, []).append(path)
             blob = scan.layout.blob(entry.sha256)
-            if absent or scan.behind_symlink(blob):
+            if scan.behind_symlink(blob):
                 continue
+            if absent and not os.path.lexists(scan.layout.verified_marker(entry.sha256)):
+                continue  # summed up in one warning, unless this working copy held it
             try:
                 info = os.lstat(blob)
             except FileNotFoundError:
+                # The verified marker shows that this working copy held the object: then it is lost.
+                held_here = os.path.lexists(scan.layout.verified_marker(entry.sha256))
+                if expected_missing and not held_here:
+                    not_here.append(entry)
+                    continue
+                was = " (it was here: mreg stored or checked it)" if held_here else ""
                 yield scan.finding(
                     ERROR,
                     "missing-object",
                     path,
                     f"object sha256:{entry.sha256[:12]}… of {entry.path!r} is missing from "
-                    f"{files.display_path(scan.layout.objects)}",
+                    f"{files.display_path(scan.layout.objects)}{was}",
                 )
                 continue
             if stat.S_ISREG(info.st_mode) and info.st_size != entry.size:
@@ -540,6 +573,19 @@ def check_artifacts(scan: Scan) -> Iterator[Finding]:
                     f"holds {info.st_size} bytes; version {number} of {model.name!r} "
                     f"records {entry.size} bytes",
                 )
+        if not_here:
+            first = not_here[0]
+            count = (
+                f"{len(not_here)} of its {len(artifact.files)} objects are"
+                if len(artifact.files) > 1
+                else "its object is"
+            )
+            yield scan.finding(
+                WARNING,
+                "object-not-here",
+                path,
+                f"{count} not here (sha256:{first.sha256[:12]}… of {first.path!r}); {NOT_HERE_HINT}",
+            )
 
 
 def _object_files(scan: Scan) -> Iterator[tuple[Path, str | None]]:
@@ -610,15 +656,19 @@ def _referenced_in_git(scan: Scan) -> Generator[Finding, None, set[str] | None]:
 
 @check
 def check_temporaries(scan: Scan) -> Iterator[Finding]:
-    """tmp/ and trash/ hold only debris; cache/trees holds trees of live versions."""
+    """tmp/ and trash/ hold only debris; cache/trees holds trees of live versions, cache/verified
+    markers of objects that are here."""
     for entry in scan.entries(scan.layout.tmp):
         path = Path(entry.path)
         if path != scan.layout.pin and path not in scan.symlinks:
             yield scan.finding(LEFTOVER, "tmp", path, "partial copy of an artifact being registered")
     for entry in scan.entries(scan.layout.trash):
-        path = Path(entry.path)
-        if path not in scan.symlinks:
-            yield scan.finding(LEFTOVER, "trash", path, "remains of a deleted model, not yet removed")
+        yield scan.finding(
+            LEFTOVER,
+            "trash",
+            Path(entry.path),
+            "set aside to be removed (a deleted model or a failed tree cache)",
+        )
     trees = scan.layout.tree_caches
     stale = []
     for entry in scan.entries(trees):
@@ -634,6 +684,20 @@ def check_temporaries(scan: Scan) -> Iterator[Finding]:
         for path in stale:
             if in_git is not None and path.name not in in_git:
                 yield scan.finding(LEFTOVER, "stale-cache", path, "tree cache of no version here or in git")
+    for entry in scan.entries(scan.layout.verified_markers):
+        path = Path(entry.path)
+        if path in scan.symlinks:
+            continue
+        if is_temp_name(entry.name):
+            yield scan.finding(LEFTOVER, "cache-temp", path, "partial verified marker")
+        elif entry.name in scan.referenced_blobs or scan.unreadable_versions:
+            continue  # a live version's object, even when missing: the marker says it was here
+        elif not (
+            _HEX_RE.fullmatch(entry.name)
+            and len(entry.name) == 64
+            and os.path.lexists(scan.layout.blob(entry.name))
+        ):
+            yield scan.finding(LEFTOVER, "stale-cache", path, "verified marker of an object that is not here")
 
 
 @check

@@ -9,8 +9,10 @@ gc leaves unreferenced objects and temp files of that kind alone and says so.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,15 +70,31 @@ def _remove(layout: Layout, path: Path) -> None:
     else:
         files.remove_file(layout.root, path)
     if path.parent.parent == layout.objects:
+        files.remove_file(layout.root, layout.verified_marker(path.parent.name + path.name))
         with contextlib.suppress(OSError):
             os.rmdir(path.parent)  # the fan-out folder, once empty
 
 
+@contextlib.contextmanager
+def _pin_unless_dry_run_on_read_only(store: Store, delete: bool) -> Iterator[bool]:
+    """The objects pin, exclusively if no writer holds it (yields whether none does). A dry run
+    on a store that cannot be written goes without: no writer can have objects in flight there."""
+    with contextlib.ExitStack() as stack:
+        try:
+            no_writer = stack.enter_context(store.pin.exclusive_if_free())
+        except OSError as err:
+            if delete or err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            no_writer = True
+        yield no_writer
+
+
 def collect_garbage(store: Store, *, delete: bool = False) -> GcReport:
     """Find the leftovers and, with ``delete``, remove them. Raises IntegrityError (exit 5) when
-    the store has errors, so that nothing is removed on a misreading of it."""
+    the store has errors, so that nothing is removed on a misreading of it. A dry run needs no
+    write access: on a store that cannot be written it runs without the lock (as fsck does)."""
     layout = store.layout
-    with store.locked():
+    with store.locked() if delete else fsck.locked_unless_read_only(store):
         _, findings = fsck.scan_store(store)
         problems = fsck.errors(findings)
         if problems:
@@ -85,7 +103,7 @@ def collect_garbage(store: Store, *, delete: bool = False) -> GcReport:
                 f"gc removes nothing while the store has errors: {problems[0].message}{more}; see `mreg fsck`"
             )
         leftovers = [f for f in findings if f.severity == fsck.LEFTOVER]
-        with store.pin.exclusive_if_free() as no_writer:
+        with _pin_unless_dry_run_on_read_only(store, delete) as no_writer:
             removed: list[Finding] = []
             kept: list[Finding] = []
             for finding in leftovers:

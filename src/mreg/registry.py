@@ -556,7 +556,7 @@ class Registry:
                 "mreg holds no local copy (use --field source)"
             )
         with self.store.pin.shared():
-            return self.store.objects.local_path(artifact)
+            return self.store.objects.local_path(artifact, f"version {version.version} of {version.name!r}")
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
         mv = self.get_model_version(name, version)

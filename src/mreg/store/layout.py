@@ -8,6 +8,7 @@
   tmp/                             artifacts being copied in (never committed)
   tmp/pin                          held by writers with objects in flight, so gc leaves them alone
   cache/trees/<hex>/               directory artifacts materialized for `resolve --field path`
+  cache/verified/<hex>             when a blob was last hashed: its inode, size and times then
   trash/                           folders being deleted (a crash leaves them for `mreg gc`)
   objects/sha256/ab/cdef…          artifact blobs, read-only, named by their sha256
   history/                         store-level events (models deleted)
@@ -91,11 +92,18 @@ class Layout:
     def tree_caches(self) -> Path:
         return self.root / "cache" / "trees"
 
+    @functools.cached_property
+    def verified_markers(self) -> Path:
+        return self.root / "cache" / "verified"
+
     def blob(self, hexdigest: str) -> Path:
         return self.objects / hexdigest[:2] / hexdigest[2:]
 
     def tree_cache(self, hexdigest: str) -> Path:
         return self.tree_caches / hexdigest
+
+    def verified_marker(self, hexdigest: str) -> Path:
+        return self.verified_markers / hexdigest
 
     def path(self, rel: str) -> Path:
         """The path of ``rel``, a POSIX path inside the store as ``rel_*`` build them."""

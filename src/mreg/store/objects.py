@@ -8,6 +8,7 @@ final name, so a blob is either whole or absent. Identical content is stored onc
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -152,13 +153,8 @@ def put_file(layout: Layout, source: Path, progress: Progress | None = None) -> 
             os.unlink(tmp)
         raise
     os.close(src)
-    final = layout.blob(hexdigest)
     try:
-        files.ensure_no_symlink(root, final)
-        if os.path.lexists(final):
-            os.unlink(tmp)  # already stored: identical content is kept once
-        else:
-            files.rename(root, tmp, final)
+        _place_blob(layout, tmp, hexdigest, size)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -166,21 +162,197 @@ def put_file(layout: Layout, source: Path, progress: Progress | None = None) -> 
     return FileEntry(source.name, hexdigest, size)
 
 
+def _place_blob(layout: Layout, tmp: Path, hexdigest: str, size: int) -> None:
+    """Give the fresh copy ``tmp`` (``size`` bytes hashing to ``hexdigest``) its final name. A blob
+    already there is kept when it holds those bytes (identical content is stored once) and
+    replaced when it does not: it may be damaged, or have come through git."""
+    root = layout.root
+    final = layout.blob(hexdigest)
+    files.ensure_no_symlink(root, final.parent)
+    try:
+        existing: os.stat_result | None = os.lstat(final)
+    except (FileNotFoundError, NotADirectoryError):
+        existing = None
+    if existing is not None and _holds(layout, final, existing, hexdigest, size):
+        os.unlink(tmp)
+        return
+    if existing is not None and stat.S_ISDIR(existing.st_mode):
+        set_aside(layout, final)
+    files.make_dirs(root, final.parent)
+    files.checkpoint("rename blob")
+    os.replace(tmp, final)  # atomic: a reader sees the old file or the new one, never a mix
+    files.checkpoint("fsync folder")
+    files.fsync_dir(final.parent)
+    record_verified(layout, hexdigest, os.lstat(final))
+
+
+def _holds(layout: Layout, path: Path, info: os.stat_result, hexdigest: str, size: int) -> bool:
+    """Whether the file at ``path`` (lstat ``info``) is a regular file of ``size`` bytes that
+    hash to ``hexdigest``: the size first, then its verified marker, then its bytes."""
+    if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+        return False
+    if marker_matches(layout, hexdigest, info):
+        return True
+    try:
+        actual, before = _hash_path(path)
+    except (OSError, StoreError):
+        return False
+    if actual != hexdigest:
+        return False
+    record_verified(layout, hexdigest, before)
+    return True
+
+
+# ------------------------------------------------------------------------- verified markers
+#
+# A blob may have come through git (`git add -f`, or a store that commits its objects), so a blob
+# is hashed before mreg hands out its path, unless a marker says that mreg wrote or hashed this
+# very file and it has not changed since: ``cache/verified/<sha256>`` holds the blob's device,
+# inode, size, mtime and ctime at that moment. git cannot forge one: a file git writes is a new
+# inode, and no program sets a ctime. A store that cannot be written keeps no markers and hashes
+# every time.
+
+_READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+_MARKER_MAX = 256
+
+
+def _fingerprint(info: os.stat_result) -> bytes:
+    return f"{info.st_dev} {info.st_ino} {info.st_size} {info.st_mtime_ns} {info.st_ctime_ns}\n".encode()
+
+
+def marker_matches(layout: Layout, hexdigest: str, info: os.stat_result) -> bool:
+    """Whether the verified marker of a blob describes ``info``, the blob's lstat now."""
+    path = layout.verified_marker(hexdigest)
+    try:
+        files.ensure_no_symlink(layout.root, path)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except (OSError, StoreError):
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        data = os.read(fd, _MARKER_MAX)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return data == _fingerprint(info)
+
+
+def record_verified(layout: Layout, hexdigest: str, info: os.stat_result) -> None:
+    """Write the verified marker of a blob whose bytes were just written or hashed (its stat
+    ``info`` then). A cache: nothing is synced, and a store that cannot be written goes without."""
+    path = layout.verified_marker(hexdigest)
+    tmp: Path | None = None
+    try:
+        files.make_dirs(layout.root, path.parent)
+        files.ensure_no_symlink(layout.root, path)
+        tmp = files.temp_name(path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o444)
+        try:
+            _write_all(fd, memoryview(_fingerprint(info)))
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except (OSError, StoreError):
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _hash_fd(fd: int) -> str:
+    import hashlib  # here, not at the top: resolving a verified blob never hashes
+
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK)
+    while n := os.readv(fd, [buffer]):
+        digest.update(memoryview(buffer)[:n])
+    return digest.hexdigest()
+
+
+def _hash_path(path: Path) -> tuple[str, os.stat_result]:
+    """The sha256 of a regular file (never through a symlink), with its fstat before reading."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            raise StoreError(f"{files.display_path(path)} is not a regular file")
+        return _hash_fd(fd), before
+    finally:
+        os.close(fd)
+
+
+def verified_blob(layout: Layout, entry: FileEntry, what: str) -> os.stat_result:
+    """Check that the blob of ``entry`` holds its bytes (``what`` names the version for the
+    message) and return its stat: a matching verified marker is enough; otherwise the blob is
+    hashed and, when it matches, the marker written. IntegrityError when it does not match."""
+    path = blob_path(layout, entry.sha256)
+    info = os.lstat(path)
+    if info.st_size == entry.size and marker_matches(layout, entry.sha256, info):
+        return info
+    actual, before = _hash_path(path)
+    if actual != entry.sha256 or before.st_size != entry.size:
+        raise IntegrityError(
+            f"object sha256:{entry.sha256[:12]}… of {entry.path!r} in {what} is corrupt: "
+            f"{files.display_path(path)} holds {before.st_size} bytes hashing to {actual[:12]}…, "
+            f"not the {entry.size} bytes recorded (registering the artifact again repairs it)"
+        )
+    record_verified(layout, entry.sha256, before)
+    return before
+
+
+def set_aside(layout: Layout, path: Path) -> None:
+    """Move a file, folder or symlink of the store into ``trash/`` (one rename, never following
+    a symlink), for ``mreg gc`` to remove."""
+    files.ensure_no_symlink(layout.root, path.parent)
+    files.make_dirs(layout.root, layout.trash)
+    files.checkpoint("rename")
+    os.rename(path, files.temp_name(layout.trash / f"{path.parent.name}-{path.name}"))
+
+
 def walk_source_tree(source: Path, skip: Path | None = None) -> Iterator[tuple[str, Path]]:
-    """Files under a source folder as (POSIX path inside the artifact, path), sorted.
-    Symlinked files are read through; symlinked folders are not entered; the folder ``skip``
-    (the store itself, when a whole repository is registered) is left out."""
-    for folder, dirnames, filenames in os.walk(source):
-        if skip is not None:
-            dirnames[:] = [d for d in dirnames if os.path.realpath(Path(folder) / d) != str(skip)]
-        dirnames.sort()
-        for filename in sorted(filenames):
-            path = Path(folder) / filename
-            rel = path.relative_to(source).as_posix()
-            if path.is_file():
-                yield rel, path
-            elif not path.exists():
-                raise InvalidInput(f"{path} is a broken symlink")
+    """Files under a source folder as (POSIX path inside the artifact, path): each folder's files
+    before its subfolders, by name. Symlinks are followed, to files and to folders alike, as
+    ``cp -rL`` does; a symlink that leads back to a folder holding it (a loop), a broken symlink
+    and anything but files and folders are refused, naming the path. The folder ``skip`` (the
+    store itself, when a whole repository is registered) is left out."""
+    top = os.stat(source)
+    # (folder, its path inside the artifact, the folders from the top down to it as (key, path))
+    stack: list[tuple[Path, str, tuple[tuple[tuple[int, int], Path], ...]]] = [
+        (source, "", (((top.st_dev, top.st_ino), source),))
+    ]
+    while stack:
+        folder, prefix, ancestors = stack.pop()
+        try:
+            listing = sorted(os.listdir(folder))
+        except OSError as err:
+            raise InvalidInput(f"cannot read folder {folder}: {err.strerror}") from None
+        subfolders = []
+        for filename in listing:
+            path = folder / filename
+            try:
+                info = os.stat(path)
+            except OSError as err:
+                if err.errno == errno.ELOOP:
+                    raise InvalidInput(f"{path} is a symlink loop") from None
+                if os.path.islink(path):
+                    raise InvalidInput(f"{path} is a broken symlink") from None
+                raise InvalidInput(f"cannot read {path}: {err.strerror}") from None
+            if stat.S_ISREG(info.st_mode):
+                yield prefix + filename, path
+            elif stat.S_ISDIR(info.st_mode):
+                if skip is not None and os.path.realpath(path) == str(skip):
+                    continue
+                key = (info.st_dev, info.st_ino)
+                for seen, seen_path in ancestors:
+                    if seen == key:
+                        raise InvalidInput(
+                            f"{path} is a symlink loop: it leads back to {seen_path}, which holds it"
+                        )
+                subfolders.append((path, f"{prefix}{filename}/", (*ancestors, (key, path))))
+            else:
+                raise InvalidInput(f"{path} is neither a file nor a folder")
+        stack.extend(reversed(subfolders))
 
 
 def put_tree(layout: Layout, source: Path, progress: Progress | None = None) -> list[FileEntry]:
@@ -220,15 +392,12 @@ def blob_path(layout: Layout, hexdigest: str) -> Path:
 
 
 def hash_blob(layout: Layout, hexdigest: str) -> str:
-    """Re-hash a stored blob and return what its bytes hash to."""
-    import hashlib
-
-    path = blob_path(layout, hexdigest)
-    digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Re-hash a stored blob and return what its bytes hash to (a match renews its verified
+    marker)."""
+    actual, before = _hash_path(blob_path(layout, hexdigest))
+    if actual == hexdigest:
+        record_verified(layout, hexdigest, before)
+    return actual
 
 
 def copy_blob_verified(
@@ -253,35 +422,112 @@ def copy_blob_verified(
         )
 
 
-def materialize_tree(layout: Layout, hexdigest: str, entries: list[FileEntry]) -> Path:
-    """A folder holding a directory artifact's files, built once under ``cache/trees/`` from
-    hard links to the blobs (copies where links are not possible)."""
+def materialize_tree(layout: Layout, hexdigest: str, entries: list[FileEntry], what: str) -> Path:
+    """A folder holding a directory artifact's files (of ``what``, for messages) under
+    ``cache/trees/``, made of hard links to the blobs (copies where links are not possible).
+
+    git can write there too (a commit that force-adds files under cache/), so an existing tree is
+    checked before it is handed out (``_tree_is_sound``); one that fails is moved into ``trash/``
+    and built again. A store that cannot be written serves a sound tree, and otherwise says to
+    use ``mreg get``."""
     final = layout.tree_cache(hexdigest)
-    files.ensure_no_symlink(layout.root, final)
-    if final.is_dir():
-        return final
+    files.ensure_no_symlink(layout.root, final.parent)
+    try:
+        try:
+            info: os.stat_result | None = os.lstat(final)
+        except FileNotFoundError:
+            info = None
+        if info is not None:
+            if stat.S_ISDIR(info.st_mode) and _tree_is_sound(layout, final, entries, what):
+                return final
+            set_aside(layout, final)
+        _build_tree(layout, final, entries, what)
+    except OSError as err:
+        if err.errno not in _READ_ONLY_ERRNOS:
+            raise
+        raise StoreError(
+            f"cannot build the folder of {what} in {files.display_path(final)}: {err.strerror} "
+            "(the store cannot be written); `mreg get` copies the artifact to a folder of yours"
+        ) from None
+    return final
+
+
+def _build_tree(layout: Layout, final: Path, entries: list[FileEntry], what: str) -> None:
     files.make_dirs(layout.root, final.parent)
     tmp = files.temp_name(final)
     try:
         for entry in entries:
             target = tmp / entry.path
             target.parent.mkdir(parents=True, exist_ok=True)
-            blob = blob_path(layout, entry.sha256)
+            blob = verified_blob(layout, entry, what)
             try:
-                os.link(blob, target)
+                os.link(layout.blob(entry.sha256), target, follow_symlinks=False)
+                linked: os.stat_result | None = os.lstat(target)
             except OSError:
-                shutil.copyfile(blob, target)
-                os.chmod(target, 0o444 & ~_umask())
+                linked = None
+            if linked is not None and _same_file(linked, blob) and linked.st_mtime_ns == blob.st_mtime_ns:
+                # A new link changes the blob's ctime: renew the marker of the file just checked
+                # (the same inode, size and mtime).
+                record_verified(layout, entry.sha256, linked)
+                continue
+            if linked is not None:
+                os.unlink(target)
+            copy_blob_verified(layout, entry, target)
+            os.chmod(target, 0o444 & ~_umask())
         try:
             os.rename(tmp, final)
         except OSError:
             if not final.is_dir():
                 raise
             shutil.rmtree(tmp)  # another process built it first
+            if not _tree_is_sound(layout, final, entries, what):
+                raise StoreError(
+                    f"{files.display_path(final)} changed while it was built; try again"
+                ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return final
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino, a.st_size) == (b.st_dev, b.st_ino, b.st_size)
+
+
+def _tree_is_sound(layout: Layout, tree: Path, entries: list[FileEntry], what: str) -> bool:
+    """Whether ``tree`` holds exactly the artifact's files and their folders, each file a regular
+    file with the manifest's bytes: a hard link to its verified blob or, for a copy, hashing to
+    its sha256; no symlink anywhere. IntegrityError when a blob itself is corrupt."""
+    expected = {e.path: e for e in entries}
+    folders = {"/".join(p.split("/")[:i]) for p in expected for i in range(1, p.count("/") + 1)}
+    found: dict[str, os.stat_result] = {}
+    pending = [(tree, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        with os.scandir(folder) as listing:
+            for item in listing:
+                rel = prefix + item.name
+                info = item.stat(follow_symlinks=False)
+                if stat.S_ISDIR(info.st_mode) and rel in folders:
+                    pending.append((Path(item.path), rel + "/"))
+                elif stat.S_ISREG(info.st_mode) and rel in expected:
+                    found[rel] = info
+                else:
+                    return False  # a symlink, a stray file or folder: not what mreg built
+    if found.keys() != expected.keys():
+        return False
+    for rel, info in found.items():
+        entry = expected[rel]
+        if info.st_size != entry.size:
+            return False
+        if _same_file(info, verified_blob(layout, entry, what)):
+            continue
+        try:
+            actual, _ = _hash_path(tree.joinpath(*rel.split("/")))
+        except (OSError, StoreError):
+            return False
+        if actual != entry.sha256:
+            return False
+    return True
 
 
 class ObjectBackend:
@@ -372,13 +618,16 @@ class ObjectStore(ObjectBackend):
             raise InvalidInput(f"source {path} is neither a file nor a folder")
         raise NotFound(f"source {path} does not exist")
 
-    def local_path(self, artifact: Artifact) -> Path:
-        """A local path holding a stored artifact: the blob of a file, a materialized folder for
-        a directory (hold the objects pin while it is built)."""
+    def local_path(self, artifact: Artifact, what: str = "the artifact") -> Path:
+        """A local path holding a stored artifact's verified bytes: the blob of a file, a
+        materialized folder for a directory (hold the objects pin while it is built). ``what``
+        names the version in an IntegrityError."""
         assert artifact.digest is not None and artifact.kind in ("file", "directory")
+        entries = entries_of(artifact)
         if artifact.kind == "file":
-            return self.blob_path(artifact.files[0].sha256)
-        return materialize_tree(self.layout, artifact.digest, entries_of(artifact))
+            verified_blob(self.layout, entries[0], what)
+            return self.layout.blob(entries[0].sha256)
+        return materialize_tree(self.layout, artifact.digest, entries, what)
 
     def copy_out(
         self, artifact: Artifact, dest: Path, *, force: bool = False, progress: Progress | None = None
