@@ -689,9 +689,13 @@ def check_object_contents(scan: Scan) -> Iterator[Finding]:
             continue
         sha = hashlib.sha256()
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             continue  # removed by gc since the structural checks: it was unreferenced
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since it was listed
+            os.close(fd)
+            yield scan.finding(ERROR, "special-file", path, "is not a regular file")
+            continue
         with os.fdopen(fd, "rb", buffering=0) as handle:
             while chunk := handle.read(objects.CHUNK):
                 sha.update(chunk)

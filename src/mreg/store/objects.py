@@ -235,7 +235,10 @@ def hash_blob(layout: Layout, hexdigest: str) -> str:
 
     path = blob_path(layout, hexdigest)
     digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as handle:
+    # O_NONBLOCK: blob_path checked it is a regular file; if it was swapped for a FIFO since,
+    # the open must not wait for a writer.
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with open(fd, "rb", buffering=0) as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -246,7 +249,7 @@ def copy_blob_verified(
 ) -> None:
     """Copy a blob to ``dest`` (a new file), checking its sha256 on the way."""
     path = blob_path(layout, entry.sha256)
-    src = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    src = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
         dst = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
