@@ -127,6 +127,7 @@ def huge_event(store: Path) -> str:
 def deep_manifest(store: Path) -> str:
     path = store / "models/m/versions/1.toml"
     text = path.read_text()
+    assert 'path = "m1.bin"' in text
     path.write_text(text.replace('path = "m1.bin"', 'path = "' + "d/" * 2000 + 'm1.bin"'))
     return "models/m/versions/1.toml"
 
