@@ -115,6 +115,8 @@ class Scan:
         self.full = full
         self.config: ConfigRecord | None = None
         self.symlinks: set[Path] = set()
+        # FIFOs, sockets and devices found by ``check_entries`` (reported once, there)
+        self.special: set[str] = set()
         self.models: dict[str, ModelScan] = {}
         self.unreadable_versions = 0
         # sha256 → the version files whose artifacts hold it
@@ -229,7 +231,10 @@ def check_entries(scan: Scan) -> Iterator[Finding]:
                     ERROR, "symlink", path, "is a symlink; mreg never follows symlinks inside the store"
                 )
             elif not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-                yield scan.finding(ERROR, "special-file", path, "is neither a file nor a folder")
+                scan.special.add(scan.rel(path))
+                yield scan.finding(
+                    ERROR, "special-file", path, "is neither a file nor a folder (mreg never opens it)"
+                )
             elif is_temp_name(name) and not in_scratch:
                 yield scan.finding(LEFTOVER, "temp-file", path, "temp file of an interrupted write")
         dirnames[:] = [d for d in dirnames if here / d not in scan.symlinks and not is_temp_name(d)]
@@ -306,12 +311,12 @@ def _read_versions(scan: Scan, model: ModelScan) -> Iterator[Finding]:
         if is_temp_name(entry.name) or path in scan.symlinks:
             continue
         number = version_from_filename(entry.name)
-        if number is None or number > names.VERSION_MAX or not entry.is_file(follow_symlinks=False):
+        if number is None:
             yield scan.finding(
                 WARNING, "unexpected-file", path, "not a version file (<number>.toml); mreg ignores it"
             )
             continue
-        numbers.append(number)
+        numbers.append(number)  # not a regular file: the reader says so, naming it
     for number, record in scan.store.scan_versions(model.name, numbers):
         if isinstance(record, MregError):
             model.versions[number] = None
@@ -755,9 +760,13 @@ def check_object_contents(scan: Scan) -> Iterator[Finding]:
             continue
         sha = hashlib.sha256()
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             continue  # removed by gc since the structural checks: it was unreferenced
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since it was listed
+            os.close(fd)
+            yield scan.finding(ERROR, "special-file", path, "is not a regular file")
+            continue
         with os.fdopen(fd, "rb", buffering=0) as handle:
             while chunk := handle.read(objects.CHUNK):
                 sha.update(chunk)
@@ -809,7 +818,10 @@ def locked_unless_read_only(store: Store) -> Iterator[None]:
 def scan_store(store: Store, *, full: bool = False) -> tuple[Scan, list[Finding]]:
     """Run the structural checks (the caller holds the lock) and return the scan with them."""
     scan = Scan(store, full=full)
-    return scan, run_checks(scan, CHECKS)
+    findings = run_checks(scan, CHECKS)
+    # A FIFO or device where a record belongs is reported once, as a special file, not again
+    # by the reader that refused to open it.
+    return scan, [f for f in findings if not (f.kind == "invalid-file" and f.path in scan.special)]
 
 
 def check_store(store: Store, *, full: bool = False) -> list[Finding]:

@@ -127,8 +127,13 @@ class Registry:
 
     @files.scanning()
     def list_registered_models(self) -> list[RegisteredModel]:
-        """Every registered model, by name."""
-        return [self.get_registered_model(n) for n in self.model_names()]
+        """Every registered model, by name. A model folder that cannot be read (an invalid
+        folder name, a bad file) raises its ``StoreError``; ``search_registered_models`` returns
+        the others with the errors in the page's ``problems`` instead."""
+        found, problems = self.store.scan_models()
+        if problems:
+            raise problems[0]
+        return [self.get_registered_model(n) for n in found]
 
     def rename_registered_model(
         self, name: str, new_name: str, *, message: str | None = None
@@ -275,6 +280,11 @@ class Registry:
                 else:
                     self.store.model(name)
                 version = self.store.next_version(name, listed[-1] if listed else 0)
+                # Everything that could refuse is asked before the first write: a register that
+                # fails writes nothing.
+                current = self.store.aliases(name)
+                for alias in alias_list:
+                    self._refuse_alias_case_twin(name, alias, current)
                 when = history.now()
                 record = VersionRecord(
                     created_at=when,
@@ -292,7 +302,6 @@ class Registry:
                 self._event(
                     name, "version_registered", version=version, new=record.artifact_id, message=message
                 )
-                current = self.store.aliases(name)
                 for alias in alias_list:
                     self._set_alias_locked(name, alias, version, current, message)
         return self.get_model_version(name, version)
@@ -305,9 +314,14 @@ class Registry:
 
     @files.scanning()
     def list_model_versions(self, name: str | None = None) -> list[ModelVersion]:
-        """Every live version of ``name`` (or of every model), by model then version."""
+        """Every live version of ``name`` (or of every model), by model then version. A file
+        that cannot be read raises its ``StoreError``; ``search_model_versions`` returns the
+        others with the errors in the page's ``problems`` instead."""
         result = []
-        for model in [name] if name is not None else self.model_names():
+        found, problems = ([name], []) if name is not None else self.store.scan_models()
+        if problems:
+            raise problems[0]
+        for model in found:
             self.store.model(model)
             aliases = self.store.aliases(model)
             for number, record in self.store.versions(model, self.store.version_numbers(model)):
@@ -483,6 +497,14 @@ class Registry:
         old = current.get(alias)
         if old == version:
             return
+        self._refuse_alias_case_twin(name, alias, current)
+        self.store.write_alias(name, alias, version)
+        current[alias] = version
+        action = "alias_set" if old is None else "alias_moved"
+        self._event(name, action, alias=alias, old=old, new=version, message=message)
+
+    @staticmethod
+    def _refuse_alias_case_twin(name: str, alias: str, current: dict[str, int]) -> None:
         folded = alias.casefold()
         for existing in current:
             if existing != alias and existing.casefold() == folded:
@@ -490,10 +512,6 @@ class Registry:
                     f"alias {existing!r} of model {name!r} exists; "
                     "aliases that differ only in case may not coexist"
                 )
-        self.store.write_alias(name, alias, version)
-        current[alias] = version
-        action = "alias_set" if old is None else "alias_moved"
-        self._event(name, action, alias=alias, old=old, new=version, message=message)
 
     def delete_registered_model_alias(self, name: str, alias: str, *, message: str | None = None) -> None:
         """Remove an alias; removing one that does not exist is not an error."""

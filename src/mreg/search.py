@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mreg.errors import InvalidFilter, InvalidInput
+from mreg.errors import InvalidFilter, InvalidInput, MregError, StoreError
 from mreg.names import STAGES
 
 if TYPE_CHECKING:
@@ -50,11 +50,19 @@ T = TypeVar("T")
 
 class PagedList(list[T]):
     """One page of search results, as MLflow's ``PagedList``: a list, plus ``token`` for the
-    next page (None when this page is the last)."""
+    next page (None when this page is the last), plus ``problems``: a ``StoreError`` for each
+    entry of the store that could not be read (a model folder with an invalid name, a file that
+    does not parse). Those entries are left out of the list; the others are all there."""
 
-    def __init__(self, items: Iterable[T] = (), token: str | None = None) -> None:
+    def __init__(
+        self,
+        items: Iterable[T] = (),
+        token: str | None = None,
+        problems: Iterable[StoreError] = (),
+    ) -> None:
         super().__init__(items)
         self.token = token
+        self.problems = list(problems)
 
 
 # ------------------------------------------------------------------------------------ tokens
@@ -748,12 +756,17 @@ def find_models(
     """One page of the models matching ``query``. Only the models of the page are built in
     full by ``build`` (aliases, latest versions); model files are read only when the filter or
     the order needs them."""
-    names = [n for n in store.model_names() if query.filter.accepts("name", n)]
+    all_names, problems = store.scan_models()
+    names = [n for n in all_names if query.filter.accepts("name", n)]
     records: dict[str, ModelRecord] = {}
     if query.needs_model_files:
         candidates = []
         for name in names:
-            record = store.read_model(name)
+            try:
+                record = store.read_model(name)
+            except StoreError as err:
+                problems.append(err)
+                continue
             if record is None:  # deleted while we read: not a result
                 continue
             records[name] = record
@@ -766,28 +779,39 @@ def find_models(
     page = query.page(ordered)
     models = []
     for name in page:
-        found = records.get(name) or store.read_model(name)
-        if found is not None:  # None: deleted while we read
-            models.append(build(name, found))
-    return PagedList(models, page.token)
+        try:
+            found = records.get(name) or store.read_model(name)
+            if found is not None:  # None: deleted while we read
+                models.append(build(name, found))
+        except StoreError as err:  # the model's file, or one of its versions or aliases
+            problems.append(err)
+    return PagedList(models, page.token, problems)
 
 
 def find_versions(store: Store, query: VersionSearch, model: str | None) -> PagedList[ModelVersion]:
     """One page of the live versions matching ``query``, of ``model`` or of every model."""
     found: list[ModelVersion] = []
-    for name in [model] if model is not None else store.model_names():
+    names, problems = ([model], []) if model is not None else store.scan_models()
+    for name in names:
         if query.filter.accepts("name", name):
-            found += _matching_versions(store, name, query.filter)
-    return query.page(query.sort(found))
+            found += _matching_versions(store, name, query.filter, problems)
+    page = query.page(query.sort(found))
+    page.problems = problems
+    return page
 
 
-def _matching_versions(store: Store, name: str, filter_: Filter) -> list[ModelVersion]:
+def _matching_versions(
+    store: Store, name: str, filter_: Filter, problems: list[StoreError]
+) -> list[ModelVersion]:
     """The live versions of ``name`` that pass ``filter_``. Conditions on the version number
-    and the aliases are tested before a version file is read; each file is read once."""
+    and the aliases are tested before a version file is read; each file is read once. A file
+    that cannot be read is added to ``problems`` and left out."""
     from mreg.store.records import VersionRecord
 
     held: dict[int, tuple[str, ...]] = {}
-    for alias, number in sorted(store.aliases(name).items()):
+    aliases, alias_problems = store.scan_aliases(name)
+    problems += alias_problems
+    for alias, number in sorted(aliases.items()):
         held[number] = (*held.get(number, ()), alias)
     numbers = [
         n
@@ -795,8 +819,12 @@ def _matching_versions(store: Store, name: str, filter_: Filter) -> list[ModelVe
         if filter_.accepts("version_number", n) and filter_.accepts("alias", held.get(n, ()))
     ]
     result = []
-    for number, record in store.versions(name, numbers):
-        if isinstance(record, VersionRecord):
+    for number, record in store.scan_versions(name, numbers):
+        if isinstance(record, StoreError):
+            problems.append(record)
+        elif isinstance(record, MregError):
+            raise record
+        elif isinstance(record, VersionRecord):
             mv = record.entity(name, number, held.get(number, ()))
             if filter_.matches(mv, checked=["name", "version_number", "alias"]):
                 result.append(mv)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -11,7 +13,7 @@ import typer
 
 from mreg.cli import complete
 from mreg.cli.options import options
-from mreg.errors import InvalidInput
+from mreg.errors import IntegrityError, InvalidInput
 from mreg.textsafe import escape_line
 from mreg.uris import SCHEME
 
@@ -167,6 +169,27 @@ def next_page_hint(token: str | None) -> None:
         from mreg.cli.output import message
 
         message(f"more results: run again with --page-token {token}")
+
+
+_CONTROL_RE = r"[\x00-\x1f\x7f-\x9f]"
+
+
+def _escape_controls(text: str) -> str:
+    """Control characters shown as Python escapes (``\x1b``), so a name from the store cannot
+    drive the terminal."""
+    import re
+
+    return re.sub(_CONTROL_RE, lambda m: repr(m.group())[1:-1], text)
+
+
+def finish_listing(problems: Sequence[Exception]) -> None:
+    """After a listing has printed every entry it could read: one line ``error: …`` on stderr
+    for each entry it could not (each names its file), and exit 5 when there was any."""
+    if not problems:
+        return
+    for problem in problems:
+        sys.stderr.write(f"error: {_escape_controls(str(problem))}\n")
+    raise typer.Exit(IntegrityError.exit_code)
 
 
 # The NAME argument of every command that takes a model, completed from the store.

@@ -18,6 +18,7 @@ from mreg.cli.common import (
     PageToken,
     Quiet,
     Yes,
+    finish_listing,
     next_page_hint,
     open_registry,
     read_description,
@@ -71,8 +72,7 @@ def list_models(
     )
     if as_json:
         emit_json({"registered_models": [m.to_dict() for m in models], "next_page_token": models.token})
-        return
-    if quiet:
+    elif quiet:
         for model in models:
             emit_line(escape_line(model.name))
     else:
@@ -90,11 +90,15 @@ def list_models(
                 ]
             )
         table(["name", "latest", "aliases", "updated", "description"], rows)
-        if not models and not filter_string and not page_token:
+        if models.problems:
+            pass  # the problems say why, below
+        elif not models and not filter_string and not page_token:
             message("no registered models (register one with `mreg register FILE --name NAME`)")
         elif not models:
             message("no registered models match")
-    next_page_hint(models.token)
+    if not as_json:
+        next_page_hint(models.token)
+    finish_listing(models.problems)
 
 
 def show_model(model: RegisteredModel, versions_rows: list[list[str]]) -> None:

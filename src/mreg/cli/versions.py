@@ -21,6 +21,7 @@ from mreg.cli.common import (
     Quiet,
     Yes,
     field_value,
+    finish_listing,
     human_size,
     next_page_hint,
     open_registry,
@@ -101,7 +102,6 @@ def list_versions(
             emit_line(field_value(registry, mv, field))
     elif as_json:
         emit_json({"model_versions": [v.to_dict() for v in versions], "next_page_token": versions.token})
-        return
     elif quiet:
         for mv in versions:
             emit_line(str(mv.version) if name is not None else escape_line(f"{mv.name}/{mv.version}"))
@@ -111,9 +111,11 @@ def list_versions(
             (["name"] if with_name else []) + VERSION_HEADERS,
             [version_row(v, with_name=with_name) for v in versions],
         )
-        if not versions:
+        if not versions and not versions.problems:
             message("no versions match" if filter_string or page_token else "no versions")
-    next_page_hint(versions.token)
+    if not as_json:
+        next_page_hint(versions.token)
+    finish_listing(versions.problems)
 
 
 def version_pairs(mv: ModelVersion) -> list[tuple[str, str]]:

@@ -183,24 +183,80 @@ def write_toml_atomic(root: Path, path: Path, data: Mapping[str, Any]) -> None:
     write_bytes_atomic(root, path, text)
 
 
-def read_bytes(root: Path, path: Path, limit: int = MAX_METADATA_BYTES) -> bytes:
-    """Read a small file of the store without following symlinks. Raises FileNotFoundError."""
-    ensure_no_symlink(root, path)
+def _open_regular(
+    path: Path | str, *, dir_fd: int | None = None, shown: Path | None = None
+) -> tuple[int, os.stat_result] | None:
+    """An open descriptor of the regular file ``path`` (relative to ``dir_fd`` when given), never
+    following a symlink and never blocking (a FIFO or a device in the store is refused, not
+    opened for a read that waits forever). None when it does not exist; StoreError naming the
+    file (``shown``, or ``path``) for anything that is not a regular file."""
+    shown = shown or Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=dir_fd)
     except OSError as err:
         if err.errno == errno.ELOOP:
-            raise StoreError(f"refusing to follow symlink {display_path(path)} inside the store") from None
-        if err.errno in (errno.ENOTDIR, errno.EISDIR):
-            raise FileNotFoundError(str(path)) from None
+            raise StoreError(f"refusing to follow symlink {display_path(shown)} inside the store") from None
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        if err.errno in (errno.ENXIO, errno.EISDIR):  # a socket; a folder on some systems
+            raise StoreError(
+                f"{display_path(shown)} is not a regular file (it is {_kind_of(path, dir_fd)})"
+            ) from None
         raise
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise StoreError(f"{display_path(path)} is not a regular file")
-        data = handle.read(limit + 1)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise StoreError(
+            f"{display_path(shown)} is not a regular file (it is {_describe_mode(info.st_mode)})"
+        )
+    return fd, info
+
+
+def _kind_of(path: Path | str, dir_fd: int | None) -> str:
+    try:
+        return _describe_mode(os.lstat(path, dir_fd=dir_fd).st_mode)
+    except OSError:
+        return "something"
+
+
+def _describe_mode(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+def read_bytes(root: Path, path: Path, limit: int = MAX_METADATA_BYTES) -> bytes:
+    """Read a small file of the store without following symlinks or blocking: a regular file
+    only (StoreError naming it otherwise), at most ``limit`` bytes. Raises FileNotFoundError."""
+    ensure_no_symlink(root, path)
+    opened = _open_regular(path)
+    if opened is None:
+        raise FileNotFoundError(str(path))
+    fd = opened[0]
+    try:
+        data = _read_at_most(fd, limit + 1)
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise StoreError(f"{display_path(path)} is over the {limit}-byte limit for a metadata file")
     return data
+
+
+def _read_at_most(fd: int, size: int) -> bytes:
+    chunks, total = [], 0
+    while total < size:
+        chunk = os.read(fd, size - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def parse_toml(path: Path, data: bytes) -> TomlTable:
@@ -215,11 +271,45 @@ def parse_toml(path: Path, data: bytes) -> TomlTable:
         line = text.count("\n", 0, marker.start()) + 1
         raise StoreError(f"{display_path(path)}:{line}: unresolved git merge conflict")
     try:
-        return tomllib.loads(text)
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise StoreError(f"{display_path(path)}:{_toml_error_position(str(err), text)}") from None
     except RecursionError:
         raise StoreError(f"{display_path(path)}: invalid TOML: values nested too deeply") from None
+    except ValueError:
+        # Python refuses to convert an integer of thousands of digits (a denial-of-service
+        # guard); tomllib lets that ValueError through.
+        raise StoreError(f"{display_path(path)}:{_long_number_line(text)} {_INT_RANGE_MESSAGE}") from None
+    try:
+        in_range = _ints_in_range(table)
+    except RecursionError:
+        raise StoreError(f"{display_path(path)}: invalid TOML: values nested too deeply") from None
+    if not in_range:
+        raise StoreError(f"{display_path(path)}:{_long_number_line(text)} {_INT_RANGE_MESSAGE}")
+    return table
+
+
+_INT_RANGE_MESSAGE = "invalid TOML: an integer is outside the 64-bit range TOML allows"
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_LONG_NUMBER_RE = re.compile(r"[0-9][0-9_]{18,}")
+
+
+def _ints_in_range(value: Any) -> bool:
+    """Whether every integer in a parsed document fits in 64 bits, as TOML requires (a reader
+    "must throw an error" for one that does not; tomllib accepts any size)."""
+    if type(value) is int:
+        return _INT64_MIN <= value <= _INT64_MAX
+    if isinstance(value, dict):
+        return all(_ints_in_range(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_ints_in_range(v) for v in value)
+    return True
+
+
+def _long_number_line(text: str) -> str:
+    """``'3:'``, the line of the first run of 19 digits or more; "" when there is none."""
+    found = _LONG_NUMBER_RE.search(text)
+    return "" if found is None else f"{text.count(chr(10), 0, found.start()) + 1}:"
 
 
 def _toml_error_position(message: str, text: str) -> str:
@@ -239,11 +329,16 @@ def line_of_key(path: Path | str, key: str, table: str | None = None) -> int | N
     """Best effort, for error messages only: the line where ``key`` is set in ``path`` (inside
     ``[table]`` when given). None when the file cannot be read again or the key is not found."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
+        opened = _open_regular(path)
+    except (OSError, StoreError):
         return None
-    with os.fdopen(fd, "rb") as handle:
-        text = handle.read(MAX_METADATA_BYTES).decode("utf-8", "replace")
+    if opened is None:
+        return None
+    fd = opened[0]
+    try:
+        text = _read_at_most(fd, MAX_METADATA_BYTES).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
     key_re = re.compile(rf"""\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
     in_table = table is None
     for number, line in enumerate(text.splitlines(), start=1):
@@ -298,18 +393,12 @@ def read_toml_many(
 def _read_one(
     dir_fd: int, folder: Path, filename: str, parse_simple: Callable[[str], TomlTable | None]
 ) -> TomlTable | None:
+    opened = _open_regular(filename, dir_fd=dir_fd, shown=folder / filename)
+    if opened is None:
+        return None
+    fd, info = opened
     try:
-        fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise StoreError(
-                f"refusing to follow symlink {display_path(folder / filename)} inside the store"
-            ) from None
-        if err.errno in (errno.ENOENT, errno.ENOTDIR):
-            return None
-        raise
-    try:
-        data = _read_whole_file(fd, folder, filename)
+        data = _read_whole_file(fd, info, folder, filename)
     finally:
         os.close(fd)
     try:
@@ -320,11 +409,9 @@ def _read_one(
     return simple if simple is not None else parse_toml(folder / filename, data)
 
 
-def _read_whole_file(fd: int, folder: Path, filename: str) -> bytes:
-    """The content of the open file ``folder/filename``, read in one call sized by fstat."""
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        raise StoreError(f"{display_path(folder / filename)} is not a regular file")
+def _read_whole_file(fd: int, info: os.stat_result, folder: Path, filename: str) -> bytes:
+    """The content of the open regular file ``folder/filename``, read in one call sized by
+    its ``info`` (fstat)."""
     chunks = [os.read(fd, min(info.st_size, MAX_METADATA_BYTES) + 1)]
     total = len(chunks[0])
     while chunks[-1] and total != info.st_size and total <= MAX_METADATA_BYTES:

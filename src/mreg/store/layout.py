@@ -25,6 +25,8 @@ import functools
 from pathlib import Path
 from typing import NamedTuple
 
+from mreg.names import VERSION_MAX
+
 STORE_DIRNAME = ".mreg"
 FORMAT = 1
 CONFIG = "config.toml"
@@ -217,9 +219,17 @@ def event_id_from_filename(filename: str) -> str | None:
     return filename[: -len(".toml")]
 
 
+_VERSION_DIGITS_MAX = len(str(VERSION_MAX))
+
+
 def version_from_filename(filename: str) -> int | None:
-    """``'7.toml'`` → 7; anything else (temp files, stray names) → None."""
+    """``'7.toml'`` → 7; anything else (temp files, stray names, a number above ``VERSION_MAX``)
+    → None. Every reader lists versions through this, so a file named with an out-of-range
+    number is ignored alike by listings, ``latest``, the next number and fsck (which warns)."""
     stem, dot, ext = filename.partition(".")
     if ext != "toml" or not dot or not stem.isascii() or not stem.isdigit() or stem.startswith("0"):
         return None
-    return int(stem)
+    if len(stem) > _VERSION_DIGITS_MAX:
+        return None
+    number = int(stem)
+    return number if number <= VERSION_MAX else None

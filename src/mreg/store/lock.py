@@ -170,7 +170,12 @@ class ObjectsPin:
     def _open(self) -> int:
         make_dirs(self.root, self.path.parent)
         ensure_no_symlink(self.root, self.path)
-        return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        fd = os.open(self.path, flags, 0o666)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise StoreError(f"refusing to lock {display_path(self.path)}: it is not a regular file")
+        return fd
 
     def _flock(self, fd: int, operation: int) -> bool:
         try:
@@ -194,6 +199,9 @@ class ObjectsPin:
             if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
                 raise
             yield  # a store no one can write: no gc can run either (a read-only checkout)
+            return
+        except StoreError:
+            yield  # not a regular file: gc refuses it too (exclusive_if_free), so none can run
             return
         try:
             self._flock(fd, fcntl.LOCK_SH)

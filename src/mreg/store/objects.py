@@ -356,10 +356,20 @@ def walk_source_tree(source: Path, skip: Path | None = None) -> Iterator[tuple[s
 
 
 def put_tree(layout: Layout, source: Path, progress: Progress | None = None) -> list[FileEntry]:
-    """Copy every file under ``source`` into the object store. Returns the manifest, sorted."""
+    """Copy every file under ``source`` into the object store. Returns the manifest, sorted.
+    A path the version record could not hold (too deep, too long) is refused before any copy."""
+    from mreg.store.records import MANIFEST_DEPTH_MAX, MANIFEST_PATH_MAX, manifest_path_ok
+
+    found = list(walk_source_tree(source, skip=layout.root))
+    for rel, path in found:
+        if not manifest_path_ok(rel):
+            raise InvalidInput(
+                f"{path}: a path inside an artifact may have at most {MANIFEST_DEPTH_MAX} folders "
+                f"and {MANIFEST_PATH_MAX} bytes"
+            )
     entries = [
         FileEntry(rel, entry.sha256, entry.size)
-        for rel, path in walk_source_tree(source, skip=layout.root)
+        for rel, path in found
         for entry in [put_file(layout, path, progress)]
     ]
     if not entries:
@@ -405,7 +415,7 @@ def copy_blob_verified(
 ) -> None:
     """Copy a blob to ``dest`` (a new file), checking its sha256 on the way."""
     path = blob_path(layout, entry.sha256)
-    src = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    src = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
         dst = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:

@@ -300,16 +300,40 @@ class Tombstone:
 AnyVersion = VersionRecord | Tombstone
 
 
-def _check_manifest_path(r: RecordReader, rel: str) -> None:
+# Bounds of a path in an artifact's file list: what a real folder can hold (PATH_MAX, NAME_MAX)
+# and a nesting no copy needs to recurse through. A crafted record beyond them is refused when it
+# is read, so no command meets a path 2,000 folders deep.
+MANIFEST_PATH_MAX = 4096  # bytes, UTF-8
+MANIFEST_NAME_MAX = 255  # bytes, one component
+MANIFEST_DEPTH_MAX = 256  # components
+
+
+def manifest_path_ok(rel: str) -> bool:
+    """Whether ``rel`` may name a file of an artifact: a plain relative POSIX path within the
+    bounds above. The fast and the checked reader of version files both ask this."""
+    if not rel or len(rel) > MANIFEST_PATH_MAX or "\\" in rel or "\x00" in rel:
+        return False
     parts = rel.split("/")
-    if (
-        not rel
-        or rel.startswith("/")
-        or "\\" in rel
-        or "\x00" in rel
-        or any(p in ("", ".", "..") for p in parts)
-    ):
-        raise r.fail(f"artifact file path {rel!r} is not a plain relative path")
+    if len(parts) > MANIFEST_DEPTH_MAX or "" in parts or "." in parts or ".." in parts:
+        return False
+    try:
+        encoded = rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    if len(encoded) == len(rel):  # ASCII: a component's length in characters is its size
+        return all(len(p) <= MANIFEST_NAME_MAX for p in parts)
+    return len(encoded) <= MANIFEST_PATH_MAX and all(
+        len(p.encode("utf-8")) <= MANIFEST_NAME_MAX for p in parts
+    )
+
+
+def _check_manifest_path(r: RecordReader, rel: str) -> None:
+    if not manifest_path_ok(rel):
+        shown = rel if len(rel) <= 80 else rel[:80] + "…"
+        raise r.fail(
+            f"artifact file path {shown!r} is not a plain relative path of at most "
+            f"{MANIFEST_DEPTH_MAX} folders and {MANIFEST_PATH_MAX} bytes"
+        )
 
 
 def _read_digest(r: RecordReader, value: str, key: str) -> str:
@@ -414,8 +438,7 @@ def _fast_version(raw: TomlTable) -> VersionRecord | None:
         rel, sha, file_size = item["path"], item["sha256"], item["size"]
         if type(rel) is not str or type(sha) is not str or type(file_size) is not int:
             return None
-        parts = rel.split("/")
-        if "\\" in rel or "\x00" in rel or "" in parts or "." in parts or ".." in parts:
+        if not manifest_path_ok(rel):
             return None
         hexpart = sha[7:] if sha.startswith("sha256:") else sha
         if not _HEX64.fullmatch(hexpart):

@@ -128,7 +128,10 @@ def _parse(text: str) -> dict[str, Any]:
         if kind == _STRING_VALUE:
             table[key] = _string(value) if "\\" in value else value
         elif kind == _INTEGER_VALUE:
-            table[key] = int(value)
+            number = int(value) if len(value) <= 20 else None
+            if number is None or not -(2**63) <= number < 2**63:
+                raise _NotSimple  # outside TOML's 64-bit range: parse_toml reports it
+            table[key] = number
         elif kind == _BOOLEAN_VALUE:
             table[key] = value == "true"
         else:

@@ -69,15 +69,21 @@ def locate(path: str | os.PathLike[str] | None = None) -> Path:
     if path is not None:
         given = Path(path).absolute()
         for candidate in (given, given / STORE_DIRNAME):
-            if Layout(candidate).config.is_file():
+            if _has_config(candidate):
                 return Path(os.path.realpath(candidate))
         raise NotFound(f"no mreg store at {path} (run `mreg init` there, or check --store/MREG_STORE)")
     start = Path.cwd()
     for folder in (start, *start.parents):
         candidate = folder / STORE_DIRNAME
-        if Layout(candidate).config.is_file():
+        if _has_config(candidate):
             return Path(os.path.realpath(candidate))
     raise NotFound(f"no mreg store in {start} or any parent folder (run `mreg init`, or pass --store)")
+
+
+def _has_config(folder: Path) -> bool:
+    """Whether ``folder`` holds a ``config.toml`` of any kind: it is a store, and the reader
+    refuses a config that is not a regular file, naming it (a FIFO there is not "no store")."""
+    return os.path.isdir(folder) and os.path.lexists(Layout(folder).config)
 
 
 def init(path: str | os.PathLike[str] | None = None, *, commit_objects: bool = False) -> tuple[Path, bool]:
@@ -87,7 +93,7 @@ def init(path: str | os.PathLike[str] | None = None, *, commit_objects: bool = F
     root = given if given.name == STORE_DIRNAME else given / STORE_DIRNAME
     if os.path.islink(root):
         raise StoreError(f"refusing to create a store through the symlink {root}")
-    if Layout(root).config.is_file():
+    if _has_config(root):
         root = Path(os.path.realpath(root))
         layout = Layout(root)
         config = ConfigRecord.parse(layout.config, files.read_toml(root, layout.config))
@@ -128,7 +134,7 @@ def _sync_git_files(layout: Layout, config: ConfigRecord, *, commit_objects: boo
         wanted = text
     if wanted != text:
         files.write_bytes_atomic(root, layout.gitignore, wanted.encode())
-    if not layout.gitattributes.exists():
+    if not os.path.lexists(layout.gitattributes):
         files.write_bytes_atomic(root, layout.gitattributes, GITATTRIBUTES.encode())
 
 
@@ -164,13 +170,35 @@ class Store:
     # ----------------------------------------------------------------------------------- models
 
     def model_names(self) -> list[str]:
-        """Every registered model's name, sorted."""
+        """Every registered model's name, sorted (folders with an invalid name left out: see
+        ``scan_models``)."""
+        return self.scan_models()[0]
+
+    def scan_models(self) -> tuple[list[str], list[StoreError]]:
+        """Every registered model's name, sorted, and a problem for each folder that holds a
+        ``model.toml`` but whose name is not a valid model name (no command can name it; fsck
+        reports it too). Listings show the good ones and report the problems."""
         layout = self.layout
-        return [
-            n
-            for n in files.list_dir(self.root, layout.models)
-            if not n.startswith(".") and layout.model_file(n).is_file()
-        ]
+        found, problems = [], []
+        for folder in files.list_dir(self.root, layout.models):
+            if folder.startswith("."):
+                continue
+            if os.path.islink(layout.model_dir(folder)):
+                shown = files.display_path(layout.model_dir(folder))
+                problems.append(StoreError(f"refusing to follow symlink {shown} inside the store"))
+                continue
+            if not os.path.lexists(layout.model_file(folder)):
+                continue
+            try:
+                names.validate_model_name(folder)
+            except MregError:
+                where = files.display_path(layout.models)
+                problems.append(
+                    StoreError(f"{where}: model folder {folder!r} is not a valid model name; skipped")
+                )
+                continue
+            found.append(folder)
+        return found, problems
 
     def has_model(self, name: str) -> bool:
         return self.layout.model_file(name).exists()
@@ -317,12 +345,17 @@ class Store:
         under the lock, so any registered since then sit right above it. If that version is gone,
         the model was deleted or renamed in between: list again."""
         highest = highest_listed
-        if highest and not self.layout.version_file(name, highest).exists():
+        if highest and not os.path.lexists(self.layout.version_file(name, highest)):
             numbers = self.version_numbers(name)
             highest = numbers[-1] if numbers else 0
         version = highest + 1
-        while self.layout.version_file(name, version).exists():
+        while os.path.lexists(self.layout.version_file(name, version)):
             version += 1
+        if version > names.VERSION_MAX:
+            raise StoreError(
+                f"model {name!r} has used every version number up to {names.VERSION_MAX}; "
+                "register under another name"
+            )
         return version
 
     def write_version(self, name: str, number: int, record: AnyVersion) -> None:
@@ -347,6 +380,21 @@ class Store:
             path = folder / alias
             result[alias] = AliasRecord.parse(path, files.read_toml(self.root, path)).version
         return result
+
+    def scan_aliases(self, name: str) -> tuple[dict[str, int], list[StoreError]]:
+        """As ``aliases``, but an alias file that cannot be read is left out and its error
+        returned with the others (listings show what they can)."""
+        folder = self.layout.aliases_dir(name)
+        result, problems = {}, []
+        for alias in self.alias_names(name):
+            path = folder / alias
+            try:
+                result[alias] = AliasRecord.parse(path, files.read_toml(self.root, path)).version
+            except FileNotFoundError:
+                continue  # deleted while we read
+            except StoreError as err:
+                problems.append(err)
+        return result, problems
 
     def write_alias(self, name: str, alias: str, version: int) -> None:
         files.write_toml_atomic(
