@@ -161,6 +161,12 @@ class Store:
         with self.lock:
             yield
 
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Hold the store lock around a change of several files."""
+        with self.lock:
+            yield
+
     # ----------------------------------------------------------------------------------- models
 
     def model_names(self) -> list[str]:
