@@ -704,7 +704,7 @@ def resolve(store: Store, *, keep: str = "ours", dry_run: bool = False) -> Merge
     """Plan the resolution under the store lock and, unless ``dry_run``, carry it out: write and
     remove the records, append the events, stage the result. Raises NotFound outside a merge
     and Conflict, changing nothing, when a conflict needs a person."""
-    with store.locked():
+    with store.changing():  # all or nothing: an error half-way undoes the files written
         plan = plan_resolution(store, keep=keep)
         if plan.context is None:
             raise NotFound(
