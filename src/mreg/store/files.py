@@ -99,8 +99,7 @@ class _Journal:
         for action, first, second in reversed(self.undo):
             try:
                 if action == "restore" and second is not None:  # first: the backup of second
-                    if first.exists() or first.is_symlink():
-                        os.replace(first, second)
+                    _restore(first, second)
                 elif action == "rename" and second is not None:  # first was renamed to second
                     if os.path.lexists(second) and not os.path.lexists(first):
                         os.rename(second, first)
@@ -123,6 +122,23 @@ class _Journal:
         for backup in self.backups:
             with contextlib.suppress(OSError):
                 os.unlink(backup)
+
+
+def _restore(backup: Path, path: Path) -> None:
+    """Put ``backup`` back at ``path``. When ``path`` was never replaced the two are links to
+    one file, which rename(2) leaves both in place: then the backup only goes."""
+    try:
+        kept = os.lstat(backup)
+    except FileNotFoundError:
+        return  # the change it would undo never happened
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        now = None
+    if now is not None and (now.st_dev, now.st_ino) == (kept.st_dev, kept.st_ino):
+        os.unlink(backup)
+    else:
+        os.replace(backup, path)
 
 
 _journal: contextvars.ContextVar[_Journal | None] = contextvars.ContextVar("journal", default=None)
