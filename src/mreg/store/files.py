@@ -270,8 +270,25 @@ def make_dirs(root: Path, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
 
 
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """An ``OSError`` that names no file (a full disk on ``write``, a failed ``fsync``) names
+    ``path``, so that the one error line says which file could not be written."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None:
+            err.filename = display_path(path)
+        raise
+
+
 def write_bytes_atomic(root: Path, path: Path, data: bytes, *, mode: int = 0o666) -> None:
     """Replace ``path`` with ``data`` atomically and durably (the folder is created if missing)."""
+    with _naming(path):
+        _write_bytes_atomic(root, path, data, mode)
+
+
+def _write_bytes_atomic(root: Path, path: Path, data: bytes, mode: int) -> None:
     make_dirs(root, path.parent)
     ensure_no_symlink(root, path)
     tmp = temp_name(path)
