@@ -446,11 +446,16 @@ def check_aliases(scan: Scan) -> Iterator[Finding]:
 def check_history(scan: Scan) -> Iterator[Finding]:
     """Events agree with the records. A writer changes a record before it appends the event, so a
     crash can leave a change without its event (tolerated) but never an event without its change:
-    every version an event names exists, and a version recorded as deleted is a tombstone."""
+    every version an event names exists, a version recorded as deleted is a tombstone, and the
+    registration of a version names the artifact its record holds (two registrations of one
+    number with different artifacts mean one overwrote the other)."""
     for model in scan.models.values():
         if scan.behind_symlink(scan.layout.versions_dir(model.name)):
             continue
+        registered: dict[int, str] = {}
         for path, event in model.events:
+            if event.action == "version_registered" and event.version is not None:
+                yield from _check_registration(scan, model, path, event, registered)
             if event.action not in KNOWN_ACTIONS:
                 yield scan.finding(
                     WARNING, "unknown-action", path, f"unknown action {event.action!r} (a newer mreg?)"
@@ -480,6 +485,40 @@ def check_history(scan: Scan) -> Iterator[Finding]:
                     path,
                     f"records version {event.version} as deleted, but its file is a live version",
                 )
+
+
+def _check_registration(
+    scan: Scan, model: ModelScan, path: Path, event: Event, registered: dict[int, str]
+) -> Iterator[Finding]:
+    """A ``version_registered`` event agrees with the live version's record, or, for a deleted
+    version, with the earlier registrations of its number (``registered``: number → artifact)."""
+    number, artifact = event.version, event.new
+    assert number is not None
+    if not isinstance(artifact, str):
+        return
+    record = model.versions.get(number)
+    if isinstance(record, VersionRecord):
+        if record.artifact_id == artifact:
+            return
+        if record.artifact.kind != "uri" and _artifact_problem(record.artifact):
+            return  # a damaged record: check_artifacts names it
+        yield scan.finding(
+            ERROR,
+            "history",
+            path,
+            f"registers version {number} of {model.name!r} with artifact {artifact}, but its version "
+            f"file holds {record.artifact_id} (a version written over another?)",
+        )
+        return
+    earlier = registered.setdefault(number, artifact)  # a deleted version: the events must agree
+    if earlier != artifact:
+        yield scan.finding(
+            ERROR,
+            "history",
+            path,
+            f"registers version {number} of {model.name!r} with artifact {artifact}, but an earlier "
+            f"event registered it with {earlier} (a version written over another?)",
+        )
 
 
 def _artifact_problem(artifact: Artifact) -> str | None:

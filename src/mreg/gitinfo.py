@@ -262,6 +262,29 @@ def _git_would_block(git_dir: Path) -> bool:
     return False
 
 
+# What git leaves in the git dir while a merge, rebase or cherry-pick waits for a person.
+_OPERATION_MARKERS = ("MERGE_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD", "rebase-merge", "rebase-apply")
+
+
+def unmerged_store_files(store: Path) -> list[str]:
+    """Files of ``store`` that git left unmerged (a merge, rebase or cherry-pick stopped on a
+    conflict in the registry), as git names them; [] outside git or when none. Costs a few stats
+    unless one of git's in-progress markers exists; only then is git asked."""
+    found = find_git_dir(store)
+    if found is None:
+        return []
+    top, git_dir = found
+    if not any(os.path.lexists(git_dir / marker) for marker in _OPERATION_MARKERS):
+        return []
+    if _git_would_block(git_dir):
+        return []
+    result = run_git(["ls-files", "-u", "-z", "--", str(store)], top, check=False)
+    if result.returncode != 0:
+        return []
+    unmerged = (item.partition("\t")[2] for item in result.stdout.decode("utf-8", "replace").split("\0"))
+    return sorted({path for path in unmerged if path})
+
+
 def _status_v2(top: Path, pathspec: Sequence[str]) -> tuple[str | None, str | None, bool] | None:
     """(commit, branch, dirty) from ``git status --porcelain=v2 --branch``; None if git fails.
     Untracked files do not count as dirty: build outputs and the model file itself usually are."""

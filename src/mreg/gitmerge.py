@@ -496,7 +496,10 @@ class _Planner:
         kept_files = self.repo.read_at(self.kept.commit, paths.values(), _LIMIT)
         # A version both sides hold byte for byte (a cherry-picked registration) is one version.
         to_move = [n for n in paths if moved_files[paths[n]] != kept_files[paths[n]]]
-        start = max(kept | base | (moved - set(to_move)), default=0) + 1
+        # Above every number either side holds, and every one in the working tree too: a version
+        # there that neither commit has (written during the merge) is never written over.
+        here = set(self.store.version_numbers(model)) - set(to_move)
+        start = max(kept | base | (moved - set(to_move)) | here, default=0) + 1
         mapping = {old: start + i for i, old in enumerate(to_move)}
         for old, new in mapping.items():
             where = f"{self.moved.label}:{paths[old]}"
@@ -701,7 +704,7 @@ def resolve(store: Store, *, keep: str = "ours", dry_run: bool = False) -> Merge
     """Plan the resolution under the store lock and, unless ``dry_run``, carry it out: write and
     remove the records, append the events, stage the result. Raises NotFound outside a merge
     and Conflict, changing nothing, when a conflict needs a person."""
-    with store.locked():
+    with store.changing():  # all or nothing: an error half-way undoes the files written
         plan = plan_resolution(store, keep=keep)
         if plan.context is None:
             raise NotFound(

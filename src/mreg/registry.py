@@ -8,10 +8,11 @@ file; this module decides what changes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,27 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Around every change: the store lock, a refusal while git has an unresolved merge of the
+        store (a version registered now could be overwritten by the renumbering that resolves
+        it), and the store's undo of a change that fails half-way (``Store.changing``)."""
+        with self.store.changing():
+            self._refuse_during_merge()
+            yield
+
+    def _refuse_during_merge(self) -> None:
+        from mreg import gitinfo  # here: only changes ask
+
+        unmerged = gitinfo.unmerged_store_files(self.root)
+        if unmerged:
+            more = f" and {len(unmerged) - 1} more" if len(unmerged) > 1 else ""
+            raise Conflict(
+                f"the store has an unresolved git merge ({unmerged[0]}{more}): run `mreg merge` to see "
+                "it and `mreg merge --renumber` to resolve it (or settle it with git) before changing "
+                "the registry"
+            )
 
     def _event(self, model: str, action: str, **fields: Any) -> Event:
         return history.record(self.store, model, action, **fields)
@@ -104,7 +126,7 @@ class Registry:
         tags = names.validate_tags(tags)
         description = names.validate_text(description or "", "description")
         message = names.validate_message(message)
-        with self.store.locked():
+        with self._changing():
             self._create_model_locked(name, tags, description, message)
         return self.get_registered_model(name)
 
@@ -142,7 +164,7 @@ class Registry:
         names.validate_model_name(name)
         names.validate_model_name(new_name)
         message = names.validate_message(message)
-        with self.store.locked():
+        with self._changing():
             record = self.store.model(name)
             if new_name == name:
                 return self.get_registered_model(name)
@@ -161,7 +183,7 @@ class Registry:
         names.validate_model_name(name)
         description = names.validate_text(description or "", "description")
         message = names.validate_message(message)
-        with self.store.locked():
+        with self._changing():
             record = self.store.model(name)
             if record.description != description:
                 self.store.write_model(name, record.changed(history.now(), description=description))
@@ -173,7 +195,7 @@ class Registry:
         The deletion itself is recorded in the store-level history."""
         names.validate_model_name(name)
         message = names.validate_message(message)
-        with self.store.locked():
+        with self._changing():
             self.store.model(name)
             live = sum(1 for _ in self.store.live_versions_descending(name))
             trash = self.store.trash_model_folder(name, history.event_id(history.now()))
@@ -212,7 +234,7 @@ class Registry:
     ) -> None:
         """Set ``new`` and delete ``gone`` tags of a model (``version`` None) or a version, with an
         event per tag that changed."""
-        with self.store.locked():
+        with self._changing():
             record = self.store.model(name) if version is None else self.store.live_version(name, version)
             changed = {k: v for k, v in new.items() if record.tags.get(k) != v}
             present = [k for k in gone if k in record.tags]
@@ -274,7 +296,7 @@ class Registry:
             if source_path is not None:
                 source_text = lineage.source_path or str(source_path.absolute())
             listed = self.store.version_numbers(name)  # before the lock: it grows with the model
-            with self.store.locked():
+            with self._changing():
                 if not self.store.has_model(name):
                     self._create_model_locked(name, {}, "", message)
                 else:
@@ -337,7 +359,7 @@ class Registry:
         number = names.validate_version(version)
         description = names.validate_text(description or "", "description")
         message = names.validate_message(message)
-        with self.store.locked():
+        with self._changing():
             record = self.store.live_version(name, number)
             if record.description != description:
                 self.store.write_version(name, number, record.changed(history.now(), description=description))
@@ -357,7 +379,7 @@ class Registry:
         names.validate_model_name(name)
         number = names.validate_version(version)
         message = names.validate_message(message)
-        with self.store.locked():
+        with self._changing():
             record = self.store.live_version(name, number)
             for alias, target in self.store.aliases(name).items():
                 if target == number:
@@ -426,7 +448,7 @@ class Registry:
         if archive_existing_versions and stage not in ("Staging", "Production"):
             raise InvalidInput("archive_existing_versions applies only to the Staging and Production stages")
         message = names.validate_message(message)
-        with self.store.locked():
+        with self._changing():
             record = self.store.live_version(name, number)
             if archive_existing_versions:
                 for other, other_record in self.store.live_versions_descending(name):
@@ -479,7 +501,7 @@ class Registry:
         if expect is not None and expect != 0:
             expect = names.validate_version(expect)
         message = names.validate_message(message)
-        with self.store.locked():
+        with self._changing():
             self.store.live_version(name, number)
             current = self.store.aliases(name)
             if expect is not None and current.get(alias, 0) != expect:
@@ -518,7 +540,7 @@ class Registry:
         names.validate_model_name(name)
         names.validate_alias(alias)
         message = names.validate_message(message)
-        with self.store.locked():
+        with self._changing():
             self.store.model(name)
             current = self.store.aliases(name)
             if alias in current:

@@ -144,6 +144,7 @@ class MregGroup(TyperGroup):
             _show_traceback(ctx)
             if isinstance(err, OSError):
                 detail = f"{err.strerror}: {err.filename}" if err.filename else str(err)
+                detail += "".join(f"; {note}" for note in getattr(err, "__notes__", ()))
             else:
                 detail = f"unexpected {type(err).__name__}: {err}"
             _error(detail + ("" if _debug(ctx) else " (run with --debug for the traceback)"))

@@ -5,7 +5,12 @@
 * ``read_toml`` is the one reader: it refuses symlinks, caps the size, and turns parse errors,
   invalid UTF-8 and git conflict markers into a ``StoreError`` naming the file and line.
 * Each step that changes the disk calls ``checkpoint`` first, so the crash tests can kill the
-  process at every step in turn (``MREG_CRASH_AT=N`` kills it at the N-th step).
+  process at every step in turn (``MREG_CRASH_AT=N`` kills it at the N-th step), and the write
+  failure tests can make that step fail (``MREG_FAIL_AT=N[:ERRNO]`` raises ``OSError`` there,
+  ``ENOSPC`` unless another errno is named).
+* ``undo_on_error`` makes a change of several files all or nothing for errors: while it is open
+  each write, removal and rename keeps what undoes it without needing free space (a hard link to
+  the old file, a removed file renamed aside, the reverse rename), and an exception undoes them.
 """
 
 from __future__ import annotations
@@ -35,18 +40,136 @@ _TEMP_STEM_MAX = 255 - len(".") - len(".12345678") - len(TEMP_SUFFIX)
 _CONFLICT_MARKER_RE = re.compile(r"^(?:<{7}|>{7}|\|{7})(?: |$)|^={7}$", re.MULTILINE)
 _TOML_POSITION_RE = re.compile(r"\((?:at line (?P<line>\d+), column (?P<column>\d+)|at end of document)\)$")
 
+
+def _parse_fail_at(text: str) -> tuple[int, int]:
+    """``MREG_FAIL_AT``: ``N`` or ``N:ERRNO`` (a number or a name such as ``EIO``)."""
+    step, _, code = text.partition(":")
+    if not step.strip():
+        return 0, errno.ENOSPC
+    code = code.strip()
+    number = int(code) if code.isdigit() else getattr(errno, code.upper(), 0) if code else errno.ENOSPC
+    if not isinstance(number, int) or number <= 0:
+        raise ValueError(f"MREG_FAIL_AT: unknown errno {code!r}")
+    return int(step), number
+
+
 _crash_at = int(os.environ.get("MREG_CRASH_AT", "0") or 0)
+_fail_at, _fail_errno = _parse_fail_at(os.environ.get("MREG_FAIL_AT", ""))
 _steps_taken = 0
 
 
 def checkpoint(step: str) -> None:
-    """Mark a step that changes the disk. A no-op unless ``MREG_CRASH_AT`` is set."""
+    """Mark a step that changes the disk. A no-op unless ``MREG_CRASH_AT`` or ``MREG_FAIL_AT``
+    is set: then the N-th step kills the process, or raises ``OSError`` instead of happening."""
     global _steps_taken
-    if not _crash_at:
+    if not _crash_at and not _fail_at:
         return
     _steps_taken += 1
     if _steps_taken == _crash_at:
         os.kill(os.getpid(), signal.SIGKILL)
+    if _steps_taken == _fail_at:
+        raise OSError(_fail_errno, f"{os.strerror(_fail_errno)} (MREG_FAIL_AT={_fail_at}: {step})")
+
+
+class _Journal:
+    """What undoes each change made so far, newest last; and the backups to drop at the end."""
+
+    def __init__(self) -> None:
+        self.undo: list[tuple[str, Path, Path | None]] = []
+        self.backups: list[Path] = []
+
+    def keep_old(self, path: Path) -> None:
+        """Before ``path`` is replaced: a hard link to the old file (no data is copied, so no
+        space is needed), or a note that there was none."""
+        backup = temp_name(path)
+        checkpoint("keep old file")
+        try:
+            os.link(path, backup, follow_symlinks=False)
+        except FileNotFoundError:
+            self.undo.append(("remove", path, None))
+            return
+        self.backups.append(backup)
+        self.undo.append(("restore", backup, path))
+
+    def roll_back(self) -> bool:
+        """Undo every change, newest first; True when each undo worked (best effort: an undo
+        that fails does not stop the others)."""
+        complete = True
+        folders: set[Path] = set()
+        for action, first, second in reversed(self.undo):
+            try:
+                if action == "restore" and second is not None:  # first: the backup of second
+                    _restore(first, second)
+                elif action == "rename" and second is not None:  # first was renamed to second
+                    if os.path.lexists(second) and not os.path.lexists(first):
+                        os.rename(second, first)
+                elif action == "remove":
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(first)
+                elif action == "rmdir":
+                    with contextlib.suppress(FileNotFoundError):
+                        os.rmdir(first)
+                folders.add(first.parent)
+            except OSError:
+                complete = False
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                fsync_dir(folder)
+        return complete
+
+    def drop_backups(self) -> None:
+        """After success: the backups are debris (``.NAME.….tmp``, which gc removes if this fails)."""
+        for backup in self.backups:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)
+
+
+def _restore(backup: Path, path: Path) -> None:
+    """Put ``backup`` back at ``path``. When ``path`` was never replaced the two are links to
+    one file, which rename(2) leaves both in place: then the backup only goes."""
+    try:
+        kept = os.lstat(backup)
+    except FileNotFoundError:
+        return  # the change it would undo never happened
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        now = None
+    if now is not None and (now.st_dev, now.st_ino) == (kept.st_dev, kept.st_ino):
+        os.unlink(backup)
+    else:
+        os.replace(backup, path)
+
+
+_journal: contextvars.ContextVar[_Journal | None] = contextvars.ContextVar("journal", default=None)
+
+
+@contextlib.contextmanager
+def undo_on_error() -> Iterator[None]:
+    """Make the writes inside all or nothing for errors: an exception (a full disk, an I/O
+    error, a refusal half-way) undoes each of them before it propagates, and an ``OSError``
+    gets a note saying whether the store is as it was. A kill is not undone (the crash tests
+    cover it: every file is still whole). Nested uses join the outermost."""
+    if _journal.get() is not None:
+        yield
+        return
+    journal = _Journal()
+    token = _journal.set(journal)
+    try:
+        yield
+    except Exception as err:
+        complete = journal.roll_back()
+        if isinstance(err, OSError) and journal.undo:
+            err.add_note(
+                "nothing was changed" if complete else "the change was undone only in part: run `mreg fsck`"
+            )
+        elif isinstance(err, OSError):
+            err.add_note("nothing was changed")
+        raise
+    else:
+        journal.drop_backups()
+    finally:
+        _journal.reset(token)
 
 
 def display_path(path: Path | str) -> str:
@@ -136,12 +259,36 @@ def temp_name(final: Path) -> Path:
 def make_dirs(root: Path, path: Path) -> None:
     ensure_no_symlink(root, path)
     if not path.is_dir():
+        journal = _journal.get()
+        if journal is not None:
+            missing, folder = [], path
+            while folder != root and not folder.is_dir():
+                missing.append(folder)
+                folder = folder.parent
+            journal.undo += [("rmdir", p, None) for p in reversed(missing)]
         checkpoint("mkdir")
         path.mkdir(parents=True, exist_ok=True)
 
 
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """An ``OSError`` that names no file (a full disk on ``write``, a failed ``fsync``) names
+    ``path``, so that the one error line says which file could not be written."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None:
+            err.filename = display_path(path)
+        raise
+
+
 def write_bytes_atomic(root: Path, path: Path, data: bytes, *, mode: int = 0o666) -> None:
     """Replace ``path`` with ``data`` atomically and durably (the folder is created if missing)."""
+    with _naming(path):
+        _write_bytes_atomic(root, path, data, mode)
+
+
+def _write_bytes_atomic(root: Path, path: Path, data: bytes, mode: int) -> None:
     make_dirs(root, path.parent)
     ensure_no_symlink(root, path)
     tmp = temp_name(path)
@@ -158,8 +305,16 @@ def write_bytes_atomic(root: Path, path: Path, data: bytes, *, mode: int = 0o666
         os.unlink(tmp)
         raise
     os.close(fd)
-    checkpoint("replace")
-    os.replace(tmp, path)
+    try:
+        journal = _journal.get()
+        if journal is not None:
+            journal.keep_old(path)
+        checkpoint("replace")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     checkpoint("fsync folder")
     fsync_dir(path.parent)
 
@@ -441,9 +596,16 @@ def list_dir(root: Path, path: Path) -> list[str]:
 
 def remove_file(root: Path, path: Path, *, missing_ok: bool = True) -> None:
     ensure_no_symlink(root, path.parent)
+    journal = _journal.get()
     checkpoint("unlink")
     try:
-        os.unlink(path)
+        if journal is None:
+            os.unlink(path)
+        else:  # renamed aside, so that an error later can put it back without writing a byte
+            backup = temp_name(path)
+            journal.undo.append(("restore", backup, path))
+            os.rename(path, backup)
+            journal.backups.append(backup)
     except FileNotFoundError:
         if not missing_ok:
             raise
@@ -467,6 +629,9 @@ def rename(root: Path, src: Path, dst: Path) -> None:
     ensure_no_symlink(root, src)
     ensure_no_symlink(root, dst)
     make_dirs(root, dst.parent)
+    journal = _journal.get()
+    if journal is not None:
+        journal.undo.append(("rename", src, dst))
     checkpoint("rename")
     os.rename(src, dst)
     checkpoint("fsync folder")

@@ -167,6 +167,14 @@ class Store:
         with self.lock:
             yield
 
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Hold the store lock around a change of several files, all or nothing for errors: an
+        exception inside (a full disk, an I/O error, a refusal half-way) undoes every write made
+        so far (``files.undo_on_error``), so the store is as before and the command fails."""
+        with self.lock, files.undo_on_error():
+            yield
+
     # ----------------------------------------------------------------------------------- models
 
     def model_names(self) -> list[str]:
