@@ -176,52 +176,52 @@ CASES: list[tuple[list[str], int, str, Setup]] = [
         write("config.toml", "format = 2\n"),
     ),
     (["register", "other.bin", "--name", "fraud"], 1, "upgrade mreg", write("config.toml", "format = 2\n")),
-    (["models", "list"], 1, ".mreg/config.toml…: invalid TOML", write("config.toml", "format = \n")),
+    (["models", "list"], 5, ".mreg/config.toml…: invalid TOML", write("config.toml", "format = \n")),
     (
         ["models", "show", "fraud"],
-        1,
+        5,
         ".mreg/models/fraud/model.toml…: invalid TOML",
         write("models/fraud/model.toml", "created_at = [\n"),
     ),
     (
         ["register", "other.bin", "--name", "fraud"],
-        1,
+        5,
         ".mreg/models/fraud/model.toml…: invalid TOML",
         write("models/fraud/model.toml", "created_at = [\n"),
     ),
     (
         ["versions", "show", "fraud", "1"],
-        1,
+        5,
         ".mreg/models/fraud/versions/1.toml…: invalid TOML",
         write("models/fraud/versions/1.toml", "status = 'READY\n"),
     ),
     (
         ["alias", "set", "fraud", "challenger", "1"],
-        1,
+        5,
         ".mreg/models/fraud/versions/1.toml…: invalid TOML",
         write("models/fraud/versions/1.toml", "status = 'READY\n"),
     ),
     (
         ["resolve", "fraud@champion"],
-        1,
+        5,
         ".mreg/models/fraud/aliases/champion…: invalid TOML",
         write("models/fraud/aliases/champion", "version = \n"),
     ),
     (
         ["resolve", "fraud@champion"],
-        1,
+        5,
         ".mreg/models/fraud/aliases/champion…: 'version' must be an integer",
         write("models/fraud/aliases/champion", "version = '1'\n"),
     ),
     (
         ["models", "show", "fraud"],
-        1,
+        5,
         ".mreg/models/fraud/model.toml:1…: unresolved git merge conflict",
         write("models/fraud/model.toml", "<<<<<<< HEAD\n=======\n>>>>>>> b\n"),
     ),
     (
         ["versions", "show", "fraud", "1"],
-        1,
+        5,
         "versions/1.toml…: missing 'kind'",
         write(
             "models/fraud/versions/1.toml",
@@ -231,25 +231,25 @@ CASES: list[tuple[list[str], int, str, Setup]] = [
     ),
     (
         ["history", "fraud"],
-        1,
+        5,
         ".mreg/models/fraud/history/20990101T000000.000000Z-abcdef.toml…: invalid TOML",
         write("models/fraud/history/20990101T000000.000000Z-abcdef.toml", "time = \n"),
     ),
     (
         ["history", "fraud"],
-        1,
+        5,
         "20990101T000000.000000Z-abcdef.toml…: 'time' must be a UTC date-time",
         write("models/fraud/history/20990101T000000.000000Z-abcdef.toml", "user = 'x'\naction = 'y'\n"),
     ),
     (
         ["resolve", "fraud@champion"],
-        1,
+        5,
         "aliases/champion…: version 0 is out of range",
         write("models/fraud/aliases/champion", "version = 0\n"),
     ),
     (
         ["resolve", "fraud@champion"],
-        1,
+        5,
         "refusing to follow symlink .mreg/models/fraud/aliases/champion inside the store",
         symlinked_alias,
     ),
@@ -324,11 +324,11 @@ def test_mreg_store_pointing_nowhere_is_not_found(cli: Cli, four_models: Registr
 def test_a_real_process_shows_no_traceback_and_debug_shows_one(four_models: Registry, isolated: Path) -> None:
     (four_models.root / "models" / "fraud" / "model.toml").write_text("x = [\n")
     plain = run_mreg("models", "show", "fraud", cwd=isolated)
-    assert plain.returncode == 1
+    assert plain.returncode == 5
     assert re.match(r"error: \.mreg/models/fraud/model\.toml\S*: invalid TOML", plain.stderr)
     assert len(plain.stderr.splitlines()) == 1
     debug = run_mreg("--debug", "models", "show", "fraud", cwd=isolated)
-    assert debug.returncode == 1
+    assert debug.returncode == 5
     assert "Traceback" in debug.stderr
     assert debug.stderr.splitlines()[-1].startswith("error: ")
     env_debug = run_mreg("models", "show", "fraud", cwd=isolated, env={"MREG_DEBUG": "1"})

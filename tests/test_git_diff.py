@@ -378,5 +378,5 @@ def test_conflicted_working_tree_is_named(repo: Repo) -> None:
     path = repo.top / ".mreg" / "models" / "fraud" / "aliases" / "champion"
     path.write_text("<<<<<<< HEAD\nversion = 1\n=======\nversion = 2\n>>>>>>> feature\n")
     result = run_mreg("diff", cwd=repo.top)
-    assert result.returncode == 1
+    assert result.returncode == 5
     assert "champion:1: unresolved git merge conflict" in result.stderr

@@ -322,19 +322,15 @@ def test_planted_symlinks_are_refused(populated: Registry, isolated: Path, cli: 
     before = snapshot_outside(outside)
     for args in commands:
         result = cli(*args)
-        # a listing shows what it can read and exits 5 for the rest (issue 12, item 15)
-        listing = args[:2] in (["models", "list"], ["versions", "list"]) and plant in (
-            "a model folder",
-            "a version file",
-        )
-        assert result.exit_code == (5 if listing else 1), (args, result.stdout, result.stderr)
+        # a symlink planted in the store is damage: every command that meets it exits 5
+        assert result.exit_code == 5, (args, result.stdout, result.stderr)
         assert result.stderr.startswith("error: refusing to follow symlink .mreg/"), (args, result.stderr)
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
         assert snapshot_outside(outside) == before, args
     assert not (isolated / "out.bin").exists()
     result = cli("fsck")
     if plant == "the config file":  # the store cannot even be opened
-        assert result.exit_code == 1 and "refusing to follow symlink .mreg/config.toml" in result.stderr
+        assert result.exit_code == 5 and "refusing to follow symlink .mreg/config.toml" in result.stderr
     else:
         assert result.exit_code == 5
         assert "is a symlink; mreg never follows symlinks inside the store" in result.stdout

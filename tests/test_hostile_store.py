@@ -26,7 +26,7 @@ from helpers import git
 from mreg import Registry
 
 COMMAND_SECONDS = 5
-ALLOWED_EXITS = {0, 1, 3, 5}
+ALLOWED_EXITS = {0, 3, 5}
 
 COMMANDS: list[list[str]] = [
     ["models", "list"],

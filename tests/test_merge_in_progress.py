@@ -8,8 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_mreg
-from git_helpers import Repo, sha256_of
+from helpers import Repo, run_mreg, sha256_of
 
 from mreg import Conflict, Registry
 from mreg.store import layout

@@ -63,17 +63,17 @@ def test_init_refuses_a_config_that_is_a_fifo_and_leaves_it(store: Registry, iso
     config = store.root / "config.toml"
     _replace_with_fifo(config)
     result = run_mreg("init", cwd=isolated, timeout=HANG_GUARD)
-    assert result.returncode == 1
+    assert result.returncode == 5
     assert result.stderr == "error: .mreg/config.toml is not a regular file (it is a named pipe (FIFO))\n"
     assert config.is_fifo()  # not replaced by a fresh store
     show = run_mreg("models", "list", cwd=isolated, timeout=HANG_GUARD)
-    assert show.returncode == 1 and ".mreg/config.toml is not a regular file" in show.stderr
+    assert show.returncode == 5 and ".mreg/config.toml is not a regular file" in show.stderr
 
 
 def test_a_fifo_gitignore_does_not_hang_init(store: Registry, isolated: Path) -> None:
     _replace_with_fifo(store.root / ".gitignore")
     result = run_mreg("init", cwd=isolated, timeout=HANG_GUARD)
-    assert result.returncode == 1
+    assert result.returncode == 5
     assert result.stderr.startswith("error: .mreg/.gitignore is not a regular file")
 
 
@@ -86,7 +86,7 @@ def test_an_integer_of_5000_digits_is_an_error_naming_the_file(store: Registry, 
     wanted = "error: .mreg/models/m/aliases/champion:1: invalid TOML: an integer is outside the 64-bit range"
     for args in (["resolve", "m@champion"], ["alias", "list", "m"], ["versions", "show", "m", "2"]):
         result = cli(*args)
-        assert result.exit_code == 1, args
+        assert result.exit_code == 5, args
         assert result.stderr.startswith(wanted) and result.stderr.count("\n") == 1, (args, result.stderr)
     listing = cli("versions", "list")
     assert listing.exit_code == 5 and listing.stderr.startswith(wanted)
@@ -102,7 +102,7 @@ def test_an_integer_beyond_64_bits_is_refused_like_tomllib_should(store: Registr
         re.sub(r"^size = \d+$", "size = 99999999999999999999", path.read_text(), count=1, flags=re.M)
     )
     result = cli("versions", "show", "m", "1")
-    assert result.exit_code == 1
+    assert result.exit_code == 5
     assert re.match(r"error: \.mreg/models/m/versions/1\.toml:\d+: invalid TOML: an integer", result.stderr)
 
 
@@ -123,7 +123,7 @@ def test_a_folder_where_a_file_belongs_is_named(
     path.unlink()
     path.mkdir()
     result = cli(*args)
-    assert result.exit_code == 1
+    assert result.exit_code == 5
     assert result.stderr == f"error: .mreg/{place} is not a regular file (it is a folder)\n"
     fsck = cli("fsck")
     assert fsck.exit_code == 5
@@ -229,7 +229,7 @@ def test_a_manifest_path_2000_folders_deep_is_refused_when_read(store: Registry,
     _deep_version(store, 2000)
     for args in (["get", "m/1", "-o", "out"], ["resolve", "m/1"], ["versions", "show", "m", "1"]):
         result = cli(*args)
-        assert result.exit_code == 1, args
+        assert result.exit_code == 5, args
         assert result.stderr.startswith("error: .mreg/models/m/versions/1.toml: artifact file path"), args
         assert "RecursionError" not in result.stderr and result.stderr.count("\n") == 1
     assert not Path("out").exists()

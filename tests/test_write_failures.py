@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Cli, run_mreg
-from git_helpers import Repo
-from store_snapshot import snapshot as file_snapshot
+from helpers import Cli, Repo, run_mreg
+from helpers import snapshot as file_snapshot
 
 from mreg import Registry
 from mreg.store import files

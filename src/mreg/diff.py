@@ -25,7 +25,7 @@ from typing import Any
 
 from mreg import gitinfo
 from mreg.entities import Change, Event
-from mreg.errors import StoreError
+from mreg.errors import DamagedStore
 from mreg.store import files
 from mreg.store.layout import RECORD_FOLDERS, Layout, parse_rel
 from mreg.store.records import AliasRecord, AnyVersion, ModelRecord, VersionRecord, parse_event, parse_version
@@ -382,4 +382,4 @@ def _read_worktree(store: Path, path: str) -> bytes | None:
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise StoreError(f"{files.display_path(where)} is a folder where a record was expected") from None
+        raise DamagedStore(f"{files.display_path(where)} is a folder where a record was expected") from None

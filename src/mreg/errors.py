@@ -43,6 +43,14 @@ class StoreError(MregError):
     exit_code = 1
 
 
+class DamagedStore(StoreError):
+    """A file of the store (or a record in git) is not what mreg writes: it does not parse, breaks
+    its record's rules, is not a regular file, is a symlink, or is too large. Such files come
+    from outside (a commit, a clone, a hand edit); ``mreg fsck`` names every one."""
+
+    exit_code = 5
+
+
 class InvalidFilter(MregError):
     """A search filter, order-by clause or page token cannot be used. The message names the
     token, its position (1-based) and what was expected there."""

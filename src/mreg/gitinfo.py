@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mreg.entities import Lineage
-from mreg.errors import MregError, NotFound, StoreError
+from mreg.errors import DamagedStore, MregError, NotFound
 
 GIT_TIMEOUT = 120.0
 _ZERO_SHA = frozenset("0")
@@ -395,7 +395,10 @@ class GitRepo:
         """The repository holding ``store``; NotFound outside git."""
         if find_git_dir(store) is None:
             raise NotFound(f"the store {store} is not inside a git repository")
-        out = run_git(["rev-parse", "--show-toplevel", "--show-prefix"], store).stdout
+        try:
+            out = run_git(["rev-parse", "--show-toplevel", "--show-prefix"], store).stdout
+        except MregError as err:  # a .git that git does not take for a repository
+            raise NotFound(f"the store {store} is not inside a git repository git can read: {err}") from None
         lines = out.decode("utf-8").split("\n")
         top = Path(lines[0])
         return cls(top=top, store=store, prefix=lines[1].rstrip("/"))
@@ -475,10 +478,12 @@ class GitRepo:
             end = out.index(b"\n", pos)
             header = out[pos:end].decode("ascii", "replace").split()
             if len(header) != 3 or header[1] != "blob":
-                raise StoreError(f"git object {sha} is not a readable blob ({' '.join(header[1:])})")
+                raise DamagedStore(f"git object {sha} is not a readable blob ({' '.join(header[1:])})")
             size = int(header[2])
             if size > limit:
-                raise StoreError(f"git blob {sha} is {size} bytes, over the {limit}-byte limit for a record")
+                raise DamagedStore(
+                    f"git blob {sha} is {size} bytes, over the {limit}-byte limit for a record"
+                )
             blobs[sha] = out[end + 1 : end + 1 + size]
             pos = end + 1 + size + 1
         return blobs
@@ -501,10 +506,12 @@ class GitRepo:
                 continue
             fields = header.rsplit(b" ", 2)
             if len(fields) != 3 or fields[1] != b"blob":
-                raise StoreError(f"{rev}:{self.repo_path(path)} is not a file")
+                raise DamagedStore(f"{rev}:{self.repo_path(path)} is not a file")
             size = int(fields[2])
             if size > limit:
-                raise StoreError(f"{rev}:{self.repo_path(path)} is over the {limit}-byte limit for a record")
+                raise DamagedStore(
+                    f"{rev}:{self.repo_path(path)} is over the {limit}-byte limit for a record"
+                )
             found[path] = out[pos : pos + size]
             pos += size + 1
         return found
@@ -539,4 +546,4 @@ def _check_mode(mode: str, repo_path: str, rev: str) -> None:
     if mode in ("000000", "100644", "100755"):
         return
     what = "a symlink" if mode == "120000" else f"not a regular file (mode {mode})"
-    raise StoreError(f"refusing {rev}:{repo_path}: it is {what}")
+    raise DamagedStore(f"refusing {rev}:{repo_path}: it is {what}")

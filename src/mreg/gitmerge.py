@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from mreg import gitinfo, history
 from mreg.entities import Event
-from mreg.errors import Conflict, InvalidInput, NotFound, StoreError
+from mreg.errors import Conflict, DamagedStore, InvalidInput, NotFound
 from mreg.store import files, layout
 from mreg.store.files import TomlTable
 from mreg.store.layout import parse_rel, version_from_filename
@@ -505,7 +505,7 @@ class _Planner:
             where = f"{self.moved.label}:{paths[old]}"
             record = _parse(where, moved_files[paths[old]])
             if record is None:
-                raise StoreError(f"{where} is missing")
+                raise DamagedStore(f"{where} is missing")
             self.writes[layout.rel_version_file(model, new)] = parse_version(where, record)
             kept_where = f"{self.kept.label}:{paths[old]}"
             kept_record = _parse(kept_where, kept_files[paths[old]])
@@ -704,7 +704,7 @@ def resolve(store: Store, *, keep: str = "ours", dry_run: bool = False) -> Merge
     """Plan the resolution under the store lock and, unless ``dry_run``, carry it out: write and
     remove the records, append the events, stage the result. Raises NotFound outside a merge
     and Conflict, changing nothing, when a conflict needs a person."""
-    with store.changing():  # all or nothing: an error half-way undoes the files written
+    with store.changing(resolving_merge=True):  # all or nothing: an error half-way undoes the files written
         plan = plan_resolution(store, keep=keep)
         if plan.context is None:
             raise NotFound(

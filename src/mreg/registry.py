@@ -8,11 +8,10 @@ file; this module decides what changes.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,37 +58,14 @@ class Registry:
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
 
-    @contextlib.contextmanager
-    def _changing(self) -> Iterator[None]:
-        """Around every change: the store lock, a refusal while git has an unresolved merge of the
-        store (a version registered now could be overwritten by the renumbering that resolves
-        it), and the store's undo of a change that fails half-way (``Store.changing``)."""
-        with self.store.changing():
-            self._refuse_during_merge()
-            yield
-
-    def _refuse_during_merge(self) -> None:
-        from mreg import gitinfo  # here: only changes ask
-
-        unmerged = gitinfo.unmerged_store_files(self.root)
-        if unmerged:
-            more = f" and {len(unmerged) - 1} more" if len(unmerged) > 1 else ""
-            raise Conflict(
-                f"the store has an unresolved git merge ({unmerged[0]}{more}): run `mreg merge` to see "
-                "it and `mreg merge --renumber` to resolve it (or settle it with git) before changing "
-                "the registry"
-            )
-
     def _event(self, model: str, action: str, **fields: Any) -> Event:
         return history.record(self.store, model, action, **fields)
 
     # --------------------------------------------------------------------------------- reading
 
     @staticmethod
-    def _version_entity(
-        name: str, number: int, record: VersionRecord, aliases: dict[str, int]
-    ) -> ModelVersion:
-        return record.entity(name, number, tuple(sorted(a for a, v in aliases.items() if v == number)))
+    def _version_entity(name: str, n: int, record: VersionRecord, aliases: dict[str, int]) -> ModelVersion:
+        return record.entity(name, n, tuple(sorted(a for a, v in aliases.items() if v == n)))
 
     def _latest_per_stage(
         self, name: str, aliases: dict[str, int], stages: Iterable[str] | None = None
@@ -126,7 +102,7 @@ class Registry:
         tags = names.validate_tags(tags)
         description = names.validate_text(description or "", "description")
         message = names.validate_message(message)
-        with self._changing():
+        with self.store.changing():
             self._create_model_locked(name, tags, description, message)
         return self.get_registered_model(name)
 
@@ -149,13 +125,9 @@ class Registry:
 
     @files.scanning()
     def list_registered_models(self) -> list[RegisteredModel]:
-        """Every registered model, by name. A model folder that cannot be read (an invalid
-        folder name, a bad file) raises its ``StoreError``; ``search_registered_models`` returns
-        the others with the errors in the page's ``problems`` instead."""
-        found, problems = self.store.scan_models()
-        if problems:
-            raise problems[0]
-        return [self.get_registered_model(n) for n in found]
+        """Every registered model, by name; an unreadable model folder raises its StoreError
+        (``search_registered_models`` lists such errors in the page's ``problems``)."""
+        return [self.get_registered_model(n) for n in self.store.model_names(strict=True)]
 
     def rename_registered_model(
         self, name: str, new_name: str, *, message: str | None = None
@@ -164,7 +136,7 @@ class Registry:
         names.validate_model_name(name)
         names.validate_model_name(new_name)
         message = names.validate_message(message)
-        with self._changing():
+        with self.store.changing():
             record = self.store.model(name)
             if new_name == name:
                 return self.get_registered_model(name)
@@ -183,7 +155,7 @@ class Registry:
         names.validate_model_name(name)
         description = names.validate_text(description or "", "description")
         message = names.validate_message(message)
-        with self._changing():
+        with self.store.changing():
             record = self.store.model(name)
             if record.description != description:
                 self.store.write_model(name, record.changed(history.now(), description=description))
@@ -195,7 +167,7 @@ class Registry:
         The deletion itself is recorded in the store-level history."""
         names.validate_model_name(name)
         message = names.validate_message(message)
-        with self._changing():
+        with self.store.changing():
             self.store.model(name)
             live = sum(1 for _ in self.store.live_versions_descending(name))
             trash = self.store.trash_model_folder(name, history.event_id(history.now()))
@@ -234,7 +206,7 @@ class Registry:
     ) -> None:
         """Set ``new`` and delete ``gone`` tags of a model (``version`` None) or a version, with an
         event per tag that changed."""
-        with self._changing():
+        with self.store.changing():
             record = self.store.model(name) if version is None else self.store.live_version(name, version)
             changed = {k: v for k, v in new.items() if record.tags.get(k) != v}
             present = [k for k in gone if k in record.tags]
@@ -283,6 +255,7 @@ class Registry:
         # Refuse what the locked step below would refuse before copying the artifact in, so that a
         # failed register leaves no blob behind; the locked step checks again.
         history.current_user()
+        self.store.refuse_during_merge()
         if self.store.has_model(name):
             self.store.model(name)
         else:
@@ -296,7 +269,7 @@ class Registry:
             if source_path is not None:
                 source_text = lineage.source_path or str(source_path.absolute())
             listed = self.store.version_numbers(name)  # before the lock: it grows with the model
-            with self._changing():
+            with self.store.changing():
                 if not self.store.has_model(name):
                     self._create_model_locked(name, {}, "", message)
                 else:
@@ -306,7 +279,7 @@ class Registry:
                 # fails writes nothing.
                 current = self.store.aliases(name)
                 for alias in alias_list:
-                    self._refuse_alias_case_twin(name, alias, current)
+                    self.store.refuse_alias_case_twin(name, alias, current)
                 when = history.now()
                 record = VersionRecord(
                     created_at=when,
@@ -336,14 +309,10 @@ class Registry:
 
     @files.scanning()
     def list_model_versions(self, name: str | None = None) -> list[ModelVersion]:
-        """Every live version of ``name`` (or of every model), by model then version. A file
-        that cannot be read raises its ``StoreError``; ``search_model_versions`` returns the
-        others with the errors in the page's ``problems`` instead."""
+        """Every live version of ``name`` (or of every model), by model then version; an unreadable
+        file raises its StoreError (``search_model_versions`` lists them in ``problems``)."""
         result = []
-        found, problems = ([name], []) if name is not None else self.store.scan_models()
-        if problems:
-            raise problems[0]
-        for model in found:
+        for model in [name] if name is not None else self.store.model_names(strict=True):
             self.store.model(model)
             aliases = self.store.aliases(model)
             for number, record in self.store.versions(model, self.store.version_numbers(model)):
@@ -359,7 +328,7 @@ class Registry:
         number = names.validate_version(version)
         description = names.validate_text(description or "", "description")
         message = names.validate_message(message)
-        with self._changing():
+        with self.store.changing():
             record = self.store.live_version(name, number)
             if record.description != description:
                 self.store.write_version(name, number, record.changed(history.now(), description=description))
@@ -379,7 +348,7 @@ class Registry:
         names.validate_model_name(name)
         number = names.validate_version(version)
         message = names.validate_message(message)
-        with self._changing():
+        with self.store.changing():
             record = self.store.live_version(name, number)
             for alias, target in self.store.aliases(name).items():
                 if target == number:
@@ -448,7 +417,7 @@ class Registry:
         if archive_existing_versions and stage not in ("Staging", "Production"):
             raise InvalidInput("archive_existing_versions applies only to the Staging and Production stages")
         message = names.validate_message(message)
-        with self._changing():
+        with self.store.changing():
             record = self.store.live_version(name, number)
             if archive_existing_versions:
                 for other, other_record in self.store.live_versions_descending(name):
@@ -501,7 +470,7 @@ class Registry:
         if expect is not None and expect != 0:
             expect = names.validate_version(expect)
         message = names.validate_message(message)
-        with self._changing():
+        with self.store.changing():
             self.store.live_version(name, number)
             current = self.store.aliases(name)
             if expect is not None and current.get(alias, 0) != expect:
@@ -519,28 +488,18 @@ class Registry:
         old = current.get(alias)
         if old == version:
             return
-        self._refuse_alias_case_twin(name, alias, current)
+        self.store.refuse_alias_case_twin(name, alias, current)
         self.store.write_alias(name, alias, version)
         current[alias] = version
         action = "alias_set" if old is None else "alias_moved"
         self._event(name, action, alias=alias, old=old, new=version, message=message)
-
-    @staticmethod
-    def _refuse_alias_case_twin(name: str, alias: str, current: dict[str, int]) -> None:
-        folded = alias.casefold()
-        for existing in current:
-            if existing != alias and existing.casefold() == folded:
-                raise AlreadyExists(
-                    f"alias {existing!r} of model {name!r} exists; "
-                    "aliases that differ only in case may not coexist"
-                )
 
     def delete_registered_model_alias(self, name: str, alias: str, *, message: str | None = None) -> None:
         """Remove an alias; removing one that does not exist is not an error."""
         names.validate_model_name(name)
         names.validate_alias(alias)
         message = names.validate_message(message)
-        with self._changing():
+        with self.store.changing():
             self.store.model(name)
             current = self.store.aliases(name)
             if alias in current:
@@ -712,10 +671,8 @@ class Registry:
 
     def resolve_merge_conflicts(self, *, keep: str = "ours", dry_run: bool = False) -> MergePlan:
         """Resolve the registry conflicts of the git merge (or rebase, cherry-pick) in progress:
-        versions both sides registered under one number get distinct numbers (the side not kept
-        is renumbered, with its aliases and history), aliases and records are merged three-way,
-        and the result is staged. Raises Conflict, changing nothing, when a conflict needs a
-        person. See ``mreg.gitmerge``."""
+        the side not kept is renumbered with its aliases and history, records merge three-way, the
+        result is staged (``mreg.gitmerge``); Conflict, changing nothing, when a person must decide."""
         from mreg import gitmerge
 
         return gitmerge.resolve(self.store, keep=keep, dry_run=dry_run)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from mreg.errors import StoreError
+from mreg.errors import DamagedStore, StoreError
 
 # A parsed TOML document, before ``store.records`` checks it and gives it a type: only the
 # readers and the writer of this module and the records' parse/to_toml handle one.
@@ -219,7 +219,7 @@ def ensure_no_symlink(root: Path, path: Path) -> None:
         except (FileNotFoundError, NotADirectoryError):
             return
         if stat.S_ISLNK(mode):
-            raise StoreError(f"refusing to follow symlink {display_path(current)} inside the store")
+            raise DamagedStore(f"refusing to follow symlink {display_path(current)} inside the store")
         if verified is not None and index < len(parts) - 1 and stat.S_ISDIR(mode):
             verified.add(current)
 
@@ -350,18 +350,18 @@ def _open_regular(
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=dir_fd)
     except OSError as err:
         if err.errno == errno.ELOOP:
-            raise StoreError(f"refusing to follow symlink {display_path(shown)} inside the store") from None
+            raise DamagedStore(f"refusing to follow symlink {display_path(shown)} inside the store") from None
         if err.errno in (errno.ENOENT, errno.ENOTDIR):
             return None
         if err.errno in (errno.ENXIO, errno.EISDIR):  # a socket; a folder on some systems
-            raise StoreError(
+            raise DamagedStore(
                 f"{display_path(shown)} is not a regular file (it is {_kind_of(path, dir_fd)})"
             ) from None
         raise
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise StoreError(
+        raise DamagedStore(
             f"{display_path(shown)} is not a regular file (it is {_describe_mode(info.st_mode)})"
         )
     return fd, info
@@ -399,7 +399,7 @@ def read_bytes(root: Path, path: Path, limit: int = MAX_METADATA_BYTES) -> bytes
     finally:
         os.close(fd)
     if len(data) > limit:
-        raise StoreError(f"{display_path(path)} is over the {limit}-byte limit for a metadata file")
+        raise DamagedStore(f"{display_path(path)} is over the {limit}-byte limit for a metadata file")
     return data
 
 
@@ -420,27 +420,27 @@ def parse_toml(path: Path, data: bytes) -> TomlTable:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        raise StoreError(f"{display_path(path)}:{line}: not valid UTF-8") from None
+        raise DamagedStore(f"{display_path(path)}:{line}: not valid UTF-8") from None
     marker = _CONFLICT_MARKER_RE.search(text)
     if marker:
         line = text.count("\n", 0, marker.start()) + 1
-        raise StoreError(f"{display_path(path)}:{line}: unresolved git merge conflict")
+        raise DamagedStore(f"{display_path(path)}:{line}: unresolved git merge conflict")
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise StoreError(f"{display_path(path)}:{_toml_error_position(str(err), text)}") from None
+        raise DamagedStore(f"{display_path(path)}:{_toml_error_position(str(err), text)}") from None
     except RecursionError:
-        raise StoreError(f"{display_path(path)}: invalid TOML: values nested too deeply") from None
+        raise DamagedStore(f"{display_path(path)}: invalid TOML: values nested too deeply") from None
     except ValueError:
         # Python refuses to convert an integer of thousands of digits (a denial-of-service
         # guard); tomllib lets that ValueError through.
-        raise StoreError(f"{display_path(path)}:{_long_number_line(text)} {_INT_RANGE_MESSAGE}") from None
+        raise DamagedStore(f"{display_path(path)}:{_long_number_line(text)} {_INT_RANGE_MESSAGE}") from None
     try:
         in_range = _ints_in_range(table)
     except RecursionError:
-        raise StoreError(f"{display_path(path)}: invalid TOML: values nested too deeply") from None
+        raise DamagedStore(f"{display_path(path)}: invalid TOML: values nested too deeply") from None
     if not in_range:
-        raise StoreError(f"{display_path(path)}:{_long_number_line(text)} {_INT_RANGE_MESSAGE}")
+        raise DamagedStore(f"{display_path(path)}:{_long_number_line(text)} {_INT_RANGE_MESSAGE}")
     return table
 
 
@@ -527,7 +527,9 @@ def read_toml_many(
         dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError as err:
         if err.errno == errno.ELOOP:
-            raise StoreError(f"refusing to follow symlink {display_path(folder)} inside the store") from None
+            raise DamagedStore(
+                f"refusing to follow symlink {display_path(folder)} inside the store"
+            ) from None
         if err.errno not in (errno.ENOENT, errno.ENOTDIR):
             raise
         for filename in filenames:
@@ -574,7 +576,7 @@ def _read_whole_file(fd: int, info: os.stat_result, folder: Path, filename: str)
         total += len(chunks[-1])
     if total > MAX_METADATA_BYTES:
         limit = f"the {MAX_METADATA_BYTES}-byte limit for a metadata file"
-        raise StoreError(f"{display_path(folder / filename)} is over {limit}")
+        raise DamagedStore(f"{display_path(folder / filename)} is over {limit}")
     return b"".join(chunks)
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from mreg.errors import InvalidInput, LockTimeout, StoreError
+from mreg.errors import DamagedStore, InvalidInput, LockTimeout, StoreError
 from mreg.store.files import display_path, ensure_no_symlink, make_dirs
 
 try:
@@ -125,9 +125,9 @@ class StoreLock:
             pass
         else:
             if stat.S_ISLNK(mode):
-                raise StoreError(f"refusing to follow symlink {display_path(self.path)} inside the store")
+                raise DamagedStore(f"refusing to follow symlink {display_path(self.path)} inside the store")
             if not stat.S_ISREG(mode):
-                raise StoreError(f"refusing to lock {display_path(self.path)}: it is not a regular file")
+                raise DamagedStore(f"refusing to lock {display_path(self.path)}: it is not a regular file")
         deadline = time.monotonic() + self.timeout
         if not self._thread_lock.acquire(timeout=self.timeout):
             raise self._timeout_error()
@@ -174,7 +174,7 @@ class ObjectsPin:
         fd = os.open(self.path, flags, 0o666)
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            raise StoreError(f"refusing to lock {display_path(self.path)}: it is not a regular file")
+            raise DamagedStore(f"refusing to lock {display_path(self.path)}: it is not a regular file")
         return fd
 
     def _flock(self, fd: int, operation: int) -> bool:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from mreg import names
 from mreg.entities import Artifact, ArtifactFile
-from mreg.errors import AlreadyExists, IntegrityError, InvalidInput, NotFound, StoreError
+from mreg.errors import AlreadyExists, DamagedStore, IntegrityError, InvalidInput, NotFound, StoreError
 from mreg.store import files
 from mreg.store.layout import Layout
 
@@ -276,7 +276,7 @@ def _hash_path(path: Path) -> tuple[str, os.stat_result]:
     try:
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
-            raise StoreError(f"{files.display_path(path)} is not a regular file")
+            raise DamagedStore(f"{files.display_path(path)} is not a regular file")
         return _hash_fd(fd), before
     finally:
         os.close(fd)
@@ -397,7 +397,7 @@ def blob_path(layout: Layout, hexdigest: str) -> Path:
             f"object {hexdigest[:12]}… is missing from {files.display_path(layout.objects)}"
         ) from None
     if not stat.S_ISREG(mode):
-        raise StoreError(f"{files.display_path(path)} is not a regular file")
+        raise DamagedStore(f"{files.display_path(path)} is not a regular file")
     return path
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from mreg.entities import Artifact, ArtifactFile, Event, Lineage, ModelVersion, RegisteredModel
-from mreg.errors import StoreError
+from mreg.errors import DamagedStore, StoreError
 from mreg.names import STAGES, VERSION_MAX
 from mreg.store.files import TomlTable, display_path, line_of_key
 from mreg.store.layout import FORMAT
@@ -38,7 +38,7 @@ class RecordReader:
     def fail(self, what: str, key: str | None = None, table: str | None = None) -> StoreError:
         """An error naming the file and, when ``key`` is given and found, its line."""
         line = None if key is None else line_of_key(self.path, key, table)
-        return StoreError(f"{display_path(self.path)}:{'' if line is None else f'{line}:'} {what}")
+        return DamagedStore(f"{display_path(self.path)}:{'' if line is None else f'{line}:'} {what}")
 
     def get(
         self,
@@ -52,7 +52,7 @@ class RecordReader:
         source = self.record if within is None else within
         if key not in source:
             if required and not self.record:
-                raise StoreError(f"{display_path(self.path)}:1: the file is empty")
+                raise DamagedStore(f"{display_path(self.path)}:1: the file is empty")
             if required:
                 raise self.fail(f"missing '{key}'")
             return default
@@ -534,7 +534,7 @@ def event_toml(event: Event, *, with_model: bool) -> TomlTable:
 def _typed(raw: TomlTable, key: str, kinds: tuple[type, ...], path: Path | str) -> Any:
     value = raw.get(key)
     if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
-        raise StoreError(f"{display_path(path)}: '{key}' has the wrong type")
+        raise DamagedStore(f"{display_path(path)}: '{key}' has the wrong type")
     return value
 
 
@@ -543,11 +543,11 @@ def parse_event(path: Path | str, raw: TomlTable, event_id: str, model: str) -> 
     "" for store-level events, which name theirs)."""
     when = raw.get("time")
     if not isinstance(when, dt.datetime) or when.tzinfo is None:
-        raise StoreError(f"{display_path(path)}: 'time' must be a UTC date-time")
+        raise DamagedStore(f"{display_path(path)}: 'time' must be a UTC date-time")
     user = _typed(raw, "user", (str,), path)
     action = _typed(raw, "action", (str,), path)
     if not user or not action:
-        raise StoreError(f"{display_path(path)}: 'user' and 'action' are required")
+        raise DamagedStore(f"{display_path(path)}: 'user' and 'action' are required")
     return Event(
         id=event_id,
         time=when.astimezone(dt.UTC),

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from mreg import names
 from mreg.entities import Event
-from mreg.errors import AlreadyExists, MregError, NotFound, StoreError
+from mreg.errors import AlreadyExists, Conflict, DamagedStore, MregError, NotFound, StoreError
 from mreg.store import files
 from mreg.store.layout import STORE_DIRNAME, Layout, event_id_from_filename, version_from_filename
 from mreg.store.lock import ObjectsPin, StoreLock, lock_timeout_from_env
@@ -168,32 +168,66 @@ class Store:
             yield
 
     @contextmanager
-    def changing(self) -> Iterator[None]:
+    def changing(self, *, resolving_merge: bool = False) -> Iterator[None]:
         """Hold the store lock around a change of several files, all or nothing for errors: an
         exception inside (a full disk, an I/O error, a refusal half-way) undoes every write made
-        so far (``files.undo_on_error``), so the store is as before and the command fails."""
+        so far (``files.undo_on_error``), so the store is as before and the command fails.
+        Refused while git has an unresolved merge of the store (``refuse_during_merge``), except
+        for the change that resolves it."""
         with self.lock, files.undo_on_error():
+            if not resolving_merge:
+                self.refuse_during_merge()
             yield
+
+    def refuse_during_merge(self) -> None:
+        """Conflict while git has an unresolved merge of the store: a version registered now could
+        be overwritten by the renumbering that resolves it. One stat when no merge is going on."""
+        from mreg import gitinfo  # here: only changes ask
+
+        unmerged = gitinfo.unmerged_store_files(self.root)
+        if unmerged:
+            more = f" and {len(unmerged) - 1} more" if len(unmerged) > 1 else ""
+            raise Conflict(
+                f"the store has an unresolved git merge ({unmerged[0]}{more}): run `mreg merge` to see "
+                "it and `mreg merge --renumber` to resolve it (or settle it with git) before changing "
+                "the registry"
+            )
+
+    @staticmethod
+    def refuse_alias_case_twin(name: str, alias: str, current: dict[str, int]) -> None:
+        """AlreadyExists when ``current`` (a model's aliases) holds another alias equal to
+        ``alias`` but for case."""
+        folded = alias.casefold()
+        for existing in current:
+            if existing != alias and existing.casefold() == folded:
+                raise AlreadyExists(
+                    f"alias {existing!r} of model {name!r} exists; "
+                    "aliases that differ only in case may not coexist"
+                )
 
     # ----------------------------------------------------------------------------------- models
 
-    def model_names(self) -> list[str]:
-        """Every registered model's name, sorted (folders with an invalid name left out: see
-        ``scan_models``)."""
-        return self.scan_models()[0]
+    def model_names(self, *, strict: bool = False) -> list[str]:
+        """Every registered model's name, sorted; folders with an invalid name are left out, or
+        with ``strict`` the first one raises its error (see ``scan_models``)."""
+        found, problems = self.scan_models()
+        if strict and problems:
+            raise problems[0]
+        return found
 
     def scan_models(self) -> tuple[list[str], list[StoreError]]:
         """Every registered model's name, sorted, and a problem for each folder that holds a
         ``model.toml`` but whose name is not a valid model name (no command can name it; fsck
         reports it too). Listings show the good ones and report the problems."""
         layout = self.layout
-        found, problems = [], []
+        found: list[str] = []
+        problems: list[StoreError] = []
         for folder in files.list_dir(self.root, layout.models):
             if folder.startswith("."):
                 continue
             if os.path.islink(layout.model_dir(folder)):
                 shown = files.display_path(layout.model_dir(folder))
-                problems.append(StoreError(f"refusing to follow symlink {shown} inside the store"))
+                problems.append(DamagedStore(f"refusing to follow symlink {shown} inside the store"))
                 continue
             if not os.path.lexists(layout.model_file(folder)):
                 continue
@@ -202,7 +236,7 @@ class Store:
             except MregError:
                 where = files.display_path(layout.models)
                 problems.append(
-                    StoreError(f"{where}: model folder {folder!r} is not a valid model name; skipped")
+                    DamagedStore(f"{where}: model folder {folder!r} is not a valid model name; skipped")
                 )
                 continue
             found.append(folder)
