@@ -566,10 +566,10 @@ def lock_hold_ms(
     registry: Registry, actions: dict[str, Callable[[int], object]], repeat: int = 3
 ) -> dict[str, float]:
     """How long each action holds the store lock (median of ``repeat``, ms), measured around the
-    real lock object of a Registry: a benchmark-only wrapper on its private ``_lock``. Action
+    real lock object of a Registry's store: a benchmark-only wrapper on ``registry.store.lock``. Action
     run ``i`` gets ``i``, so that an alias set can alternate its target and really move."""
     holds: list[float] = []
-    inner = registry._lock
+    inner = registry.store.lock
 
     class TimedLock:
         def __enter__(self) -> TimedLock:
@@ -581,7 +581,7 @@ def lock_hold_ms(
             holds.append(time.perf_counter() - self.t0)
             inner.__exit__(*exc)
 
-    registry._lock = TimedLock()  # type: ignore[assignment]
+    registry.store.lock = TimedLock()  # type: ignore[assignment]
     try:
         result = {}
         for what, action in actions.items():
@@ -593,7 +593,7 @@ def lock_hold_ms(
             result[what] = round(1000 * statistics.median(samples), 2)
         return result
     finally:
-        registry._lock = inner
+        registry.store.lock = inner
 
 
 # ----------------------------------------------------------------------------------- peers

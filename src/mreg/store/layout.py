@@ -49,6 +49,7 @@ class Layout:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._model_dirs: dict[str, Path] = {}
+        self._inner: dict[tuple[str, str], Path] = {}
 
     @functools.cached_property
     def config(self) -> Path:
@@ -125,20 +126,27 @@ class Layout:
     def model_file(self, name: str) -> Path:
         return self.model_dir(name) / "model.toml"
 
+    def _model_folder(self, name: str, folder: str) -> Path:
+        # Cached like model_dir: a listing asks for each model's versions and aliases folders.
+        path = self._inner.get((name, folder))
+        if path is None:
+            path = self._inner[name, folder] = self.model_dir(name) / folder
+        return path
+
     def versions_dir(self, name: str) -> Path:
-        return self.model_dir(name) / "versions"
+        return self._model_folder(name, "versions")
 
     def version_file(self, name: str, version: int) -> Path:
-        return self.model_dir(name) / "versions" / f"{version}.toml"
+        return self.versions_dir(name) / f"{version}.toml"
 
     def aliases_dir(self, name: str) -> Path:
-        return self.model_dir(name) / "aliases"
+        return self._model_folder(name, "aliases")
 
     def alias_file(self, name: str, alias: str) -> Path:
-        return self.model_dir(name) / "aliases" / alias
+        return self.aliases_dir(name) / alias
 
     def history_dir(self, name: str) -> Path:
-        return self.model_dir(name) / "history"
+        return self._model_folder(name, "history")
 
     def event_file(self, name: str | None, event_id: str) -> Path:
         """A model's event (``name`` None: a store-level event)."""

@@ -425,15 +425,17 @@ class Store:
 
     def scan_aliases(self, name: str) -> tuple[dict[str, int], list[StoreError]]:
         """As ``aliases``, but an alias file that cannot be read is left out and its error
-        returned with the others (listings show what they can)."""
+        returned with the others (listings show what they can). Read through the batched reader."""
         folder = self.layout.aliases_dir(name)
-        result, problems = {}, []
-        for alias in self.alias_names(name):
-            path = folder / alias
-            try:
-                result[alias] = AliasRecord.parse(path, files.read_toml(self.root, path)).version
-            except FileNotFoundError:
+        result: dict[str, int] = {}
+        problems: list[StoreError] = []
+        for alias, raw in files.read_toml_many(self.root, folder, self.alias_names(name), errors=True):
+            if raw is None:
                 continue  # deleted while we read
+            try:
+                if isinstance(raw, StoreError):
+                    raise raw
+                result[alias] = AliasRecord.parse(f"{folder}{os.sep}{alias}", raw).version
             except StoreError as err:
                 problems.append(err)
         return result, problems
