@@ -125,11 +125,19 @@ def test_the_command_and_python_m_start_at_the_entry_point() -> None:
     from helpers import REPO
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    assert project["project"]["scripts"]["mreg"] == "mreg.cli.entry:main"
+    assert project["tool"]["setuptools"]["script-files"] == ["bin/mreg"]
+    assert "scripts" not in project["project"]  # no generated wrapper importing re first
+    script = (REPO / "bin" / "mreg").read_text(encoding="utf-8")
+    statements = [line for line in script.splitlines() if line and not line.startswith(("#", " "))]
+    # built-in modules only, and the handler set, before anything of mreg (or typing, re) loads
+    assert statements[:3] == ["import os", "import signal", "def interrupted(signum, frame):"]
+    assert statements[3] == "signal.signal(signal.SIGINT, interrupted)"
+    assert statements[4].startswith("from mreg.cli.entry import main")
     main_py = (REPO / "src" / "mreg" / "__main__.py").read_text(encoding="utf-8")
     assert "from mreg.cli.entry import main" in main_py
     code = (
-        "import sys, mreg.cli.entry; print(sorted(m for m in sys.modules if m.startswith(('mreg', 'typer'))))"
+        "import sys, mreg.cli.entry; "
+        "print(sorted(m for m in sys.modules if m.startswith(('mreg', 'typer')) or m in ('typing', 're')))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True

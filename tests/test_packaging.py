@@ -30,7 +30,7 @@ def test_pip_install_puts_man_page_and_completions_under_share(tmp_path: Path) -
     # environment's setuptools (the test extra), the fresh environment gets the wheel.
     source = tmp_path / "source"
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for name in ("src", "man", "completions"):
+    for name in ("src", "bin", "man", "completions"):
         shutil.copytree(REPO / name, source / name, ignore=ignore)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
@@ -44,3 +44,7 @@ def test_pip_install_puts_man_page_and_completions_under_share(tmp_path: Path) -
     for installed, committed in SHARED.items():
         assert (venv / installed).read_text() == (REPO / committed).read_text(), installed
     assert (venv / "bin" / "mreg").is_file()
+    script = (venv / "bin" / "mreg").read_text()
+    # bin/mreg as it is, with the shebang of the environment's Python: not a generated wrapper
+    assert script.splitlines()[0].startswith("#!") and "python" in script.splitlines()[0]
+    assert script.splitlines()[1:] == (REPO / "bin" / "mreg").read_text().splitlines()[1:]

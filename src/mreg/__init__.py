@@ -6,9 +6,14 @@ mv = registry.create_model_version("fraud", "model.onnx")
 registry.set_registered_model_alias("fraud", "champion", mv.version)
 """
 
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
 
+# Not `from typing import TYPE_CHECKING`: typing imports re, and the command's entry point makes
+# Ctrl-C a one-line error only after this package is imported (mypy knows this name).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from mreg.entities import (
         AliasSpan,
         Artifact,
