@@ -23,7 +23,8 @@ def gc(
 ) -> None:
     """Remove leftovers: temp files of killed processes, unreferenced objects, trash, stale caches.
 
-    Lists them unless --yes. Runs under the store lock, and removes nothing while fsck finds errors.
+    Lists them unless --yes. Removes under the store lock (a listing needs no write access),
+    and nothing while fsck finds errors.
 
     Examples:
 
