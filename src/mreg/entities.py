@@ -25,6 +25,8 @@ def epoch_ms(when: dt.datetime | None) -> int | None:
 
 @dataclass(frozen=True)
 class ArtifactFile:
+    """One file of an artifact: its path inside the artifact (POSIX), sha256 and size."""
+
     path: str
     sha256: str
     size: int
@@ -97,6 +99,8 @@ class _Timed:
 
 @dataclass(frozen=True)
 class ModelVersion(_Timed):
+    """A version of a registered model, with MLflow's field names (``user_id``, ``current_stage``)."""
+
     name: str
     version: int
     source: str
@@ -134,6 +138,8 @@ class ModelVersion(_Timed):
 
 @dataclass(frozen=True)
 class RegisteredModel(_Timed):
+    """A registered model with its aliases and the latest version of each stage."""
+
     name: str
     created_at: dt.datetime
     updated_at: dt.datetime
