@@ -21,12 +21,7 @@ def repo(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
     repo = Repo(isolated)
     repo.register("m", "m-1")
     repo.commit("base")
-    repo.git("checkout", "-q", "-b", "feature")
-    repo.register("m", "feature-2")
-    repo.commit("feature: m 2")
-    repo.git("checkout", "-q", "main")
-    repo.register("m", "main-2")
-    repo.commit("main: m 2")
+    repo.both_branches_register("m", 2)
     assert repo.try_git("merge", "--no-edit", "feature").returncode != 0
     assert repo.unmerged() == [".mreg/models/m/versions/2.toml"]
     return repo

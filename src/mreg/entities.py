@@ -203,17 +203,13 @@ class Event(Change):
     git_commit: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        what = super().to_dict()
+        del what["user"], what["message"]  # placed as the history's JSON always placed them
         return {
             "id": self.id,
             "time": iso(self.time),
             "user": self.user,
-            "action": self.action,
-            "model": self.model,
-            "version": self.version,
-            "alias": self.alias,
-            "key": self.key,
-            "old": self.old,
-            "new": self.new,
+            **what,
             "reason": self.reason,
             "message": self.message,
             "git_commit": self.git_commit,
