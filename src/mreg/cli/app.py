@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "merge": "mreg.cli.merge:merge",
     "fsck": "mreg.cli.fsck:fsck",
     "gc": "mreg.cli.gc:gc",
+    "hooks": "mreg.cli.hooks:app",
     "models": "mreg.cli.models:app",
     "versions": "mreg.cli.versions:app",
     "alias": "mreg.cli.alias:app",
