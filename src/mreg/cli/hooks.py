@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mreg import githooks
-from mreg.cli.common import Json, Quiet
+from mreg.cli.common import Json
 from mreg.cli.options import options
 from mreg.cli.output import report
 
@@ -34,7 +34,7 @@ def _place(ctx: typer.Context) -> githooks.HookPlace:
 
 
 @app.command("install")
-def install(ctx: typer.Context, as_json: Json = False, quiet: Quiet = False) -> None:
+def install(ctx: typer.Context, as_json: Json = False) -> None:
     """Install a git pre-push hook that pushes the objects of the versions being pushed.
 
     On `git push`, the hook finds the model versions that the pushed commits add or change and
@@ -56,11 +56,11 @@ def install(ctx: typer.Context, as_json: Json = False, quiet: Quiet = False) -> 
     }[change.action]
     if change.local_hook is not None:
         text += f"; the hook that was there runs first, from {change.local_hook}"
-    report(change.to_dict(), text, as_json=as_json, quiet=quiet)
+    report(change.to_dict(), text, as_json=as_json, quiet=False)
 
 
 @app.command("uninstall")
-def uninstall(ctx: typer.Context, as_json: Json = False, quiet: Quiet = False) -> None:
+def uninstall(ctx: typer.Context, as_json: Json = False) -> None:
     """Remove mreg's pre-push hook and put back the hook it had moved aside.
 
     A pre-push hook that is not mreg's is left as it is.
@@ -78,7 +78,7 @@ def uninstall(ctx: typer.Context, as_json: Json = False, quiet: Quiet = False) -
         text = f"the pre-push hook {change.hook} is not mreg's: left as it is"
     else:
         text = f"no pre-push hook in {change.hook.parent}"
-    report(change.to_dict(), text, as_json=as_json, quiet=quiet)
+    report(change.to_dict(), text, as_json=as_json, quiet=False)
 
 
 @app.command("pre-push", hidden=True)
