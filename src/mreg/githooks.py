@@ -307,11 +307,37 @@ def digests_of(versions: Iterable[PushedVersion]) -> dict[str, int]:
     return blobs
 
 
-def pre_push(store: Path, remote: str, lines: str, *, lock_timeout: float | None = None) -> str | None:
-    """What the pre-push hook does (see the module's docstring): the one line to show, if any.
-    Raises an MregError when the objects could not be pushed, so that git aborts the push."""
+@dataclass(frozen=True)
+class PrePushResult:
+    """What the hook did: ``versions`` found in the pushed commits, ``remote`` the mreg remote's
+    name (None when none is configured: nothing was pushed), and the transfer's counts."""
+
+    versions: int
+    remote: str | None = None
+    pushed: int = 0
+    skipped: int = 0
+    bytes: int = 0
+
+
+def pre_push(store: Path, remote: str, lines: str, *, lock_timeout: float | None = None) -> PrePushResult:
+    """What the pre-push hook does (see the module's docstring). Raises an MregError when an
+    object could not be pushed, so that git aborts the push. ``remote`` is the git remote's
+    name (or URL) git gives the hook; the objects go to the default mreg remote."""
     versions = pushed_versions(store, remote, parse_push_lines(lines))
     blobs = digests_of(versions)
     if not blobs:
-        return None
-    raise MregError("pushing is not available yet")
+        return PrePushResult(len(versions))
+    # Only now: fsspec and the remotes package are imported by pushes that carry models.
+    from mreg.remotes import config, transfer
+    from mreg.remotes.backend import RemoteObjects
+    from mreg.store.objects import FileEntry
+    from mreg.store.store import Store
+
+    opened = Store(store, lock_timeout=lock_timeout)
+    target = config.default_or_none(opened)
+    if target is None:
+        return PrePushResult(len(versions))
+    entries = [FileEntry(sha256, sha256, size) for sha256, size in sorted(blobs.items())]
+    report = transfer.push(opened, RemoteObjects(target, opened.root.parent), entries)
+    report.check()
+    return PrePushResult(len(versions), target.name, len(report.done), len(report.skipped), report.bytes)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mreg import githooks
-from mreg.cli.common import Json
+from mreg.cli.common import Json, human_size
 from mreg.cli.options import options
 from mreg.cli.output import report
 
@@ -100,6 +100,11 @@ def pre_push(
         store = locate(options(ctx).store)
     except NotFound:
         return  # no store, so no model objects to push: the push goes on
-    outcome = githooks.pre_push(store, remote, lines, lock_timeout=options(ctx).lock_timeout)
-    if outcome:
-        message(outcome)
+    done = githooks.pre_push(store, remote, lines, lock_timeout=options(ctx).lock_timeout)
+    if done.remote is None and done.versions:
+        message(
+            f"mreg: no mreg remote is configured: the objects of {done.versions} model version(s) "
+            "in this push stay local (mreg remote add NAME URL --default)"
+        )
+    elif done.remote is not None and done.pushed:
+        message(f"mreg: pushed {done.pushed} object(s) ({human_size(done.bytes)}) to remote '{done.remote}'")
