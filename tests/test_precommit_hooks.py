@@ -89,3 +89,40 @@ def test_the_commit_stage_skips_commits_without_store_files(isolated: Path) -> N
     done = pre_commit("run", "--hook-stage", "pre-commit", cwd=repo.top, home=isolated / "pc")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "(no files to check)Skipped" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_push_stage_pushes_to_a_folder_remote_and_checks_it(isolated: Path) -> None:
+    repo = Repo(isolated / "proj")
+    shared = isolated / "shared-models"
+    registered = repo.registry.create_model_version("fraud", repo.write("model.bin", "weights"))
+    done = subprocess.run(
+        [sys.executable, "-m", "mreg", "remote", "add", "team", str(shared), "--default"],
+        cwd=repo.top,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    use_manifest_hooks(repo, ["mreg-push", "mreg-fsck-remote"])
+    repo.commit("fraud 1")
+    home = isolated / "pc"
+
+    pushed = pre_commit("run", "--hook-stage", "pre-push", "--all-files", cwd=repo.top, home=home)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert pushed.stdout.count("Passed") == 2
+    digest = registered.artifact.digest
+    assert digest is not None
+    assert (shared / "objects" / "sha256" / digest[:2] / digest[2:]).read_bytes() == b"weights"
+
+    # A version whose only copy is gone, and never pushed: fsck --remote fails the push.
+    second = repo.registry.create_model_version("fraud", repo.write("other.bin", "other"))
+    assert second.artifact.digest is not None
+    os.remove(
+        repo.top / ".mreg" / "objects" / "sha256" / second.artifact.digest[:2] / second.artifact.digest[2:]
+    )
+    repo.commit("fraud 2")
+    checked = pre_commit(
+        "run", "mreg-fsck-remote", "--hook-stage", "pre-push", "--all-files", cwd=repo.top, home=home
+    )
+    assert checked.returncode == 1
+    assert "Failed" in checked.stdout and "fraud" in checked.stdout
