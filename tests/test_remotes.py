@@ -51,7 +51,7 @@ def two_versions(registry: Registry, model_file: Path, model_dir: Path) -> Regis
 def test_remote_add_list_default_remove(registry: Registry, cli: Cli, tmp_path: Path) -> None:
     assert cli("remote", "add", "team", "s3://bucket/models").exit_code == 0
     assert cli("remote", "add", "share", str(tmp_path / "share")).exit_code == 0
-    listed = json.loads(cli("remote", "list", "--json").stdout)
+    listed = json.loads(cli("remote", "list", "--json").stdout)["remotes"]
     assert [(r["name"], r["default"], r["protocol"]) for r in listed] == [
         ("share", False, "file"),
         ("team", True, "s3"),
