@@ -42,6 +42,9 @@ COMMANDS: list[tuple[str, list[str], str]] = [
     ("stage set", ["fraud", "3", "staging", "--json"], "ModelVersion"),
     ("fsck", ["--full", "--json"], "FsckReport"),
     ("gc", ["--json"], "GcReport"),
+    ("remote list", ["--json"], "RemoteList"),
+    ("push", ["--json"], "PushReport"),
+    ("pull", ["--json"], "PullReport"),
 ]
 
 # Commands that need a git repository: run in the one `in_git` builds (a merge of two branches
@@ -83,6 +86,7 @@ def fraud_history(registry: Registry, model_file: Path, model_dir: Path) -> Regi
     registry.set_registered_model_alias("fraud", "champion", 1, message="first")
     registry.set_registered_model_alias("fraud", "champion", 2, message="better")
     registry.transition_model_version_stage("fraud", 1, "Production")
+    registry.add_remote("team", str(registry.root.parent.parent / "share"))  # for push and pull
     return registry
 
 

@@ -58,7 +58,8 @@ def list_remotes(ctx: typer.Context, as_json: Json = False) -> None:
     """
     remotes = open_registry(ctx).list_remotes()
     if as_json:
-        emit_json([r.to_dict() for r in remotes])
+        default_name = next((r.name for r in remotes if r.default), None)
+        emit_json({"remotes": [r.to_dict() for r in remotes], "default": default_name})
         return
     if not remotes:
         message("no remotes (add one with `mreg remote add NAME URL`)")
