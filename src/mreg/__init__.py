@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         LockTimeout,
         MregError,
         NotFound,
+        RemoteError,
         StoreError,
     )
     from mreg.registry import Registry, init_store, locate_store
@@ -58,6 +59,7 @@ _EXPORTS = {
     "LockTimeout": "mreg.errors",
     "MregError": "mreg.errors",
     "NotFound": "mreg.errors",
+    "RemoteError": "mreg.errors",
     "StoreError": "mreg.errors",
     "Registry": "mreg.registry",
     "init_store": "mreg.registry",
@@ -102,6 +104,7 @@ __all__ = [
     "PagedList",
     "RegisteredModel",
     "Registry",
+    "RemoteError",
     "StoreError",
     "__version__",
     "init_store",

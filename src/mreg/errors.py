@@ -73,6 +73,14 @@ class InvalidFilter(MregError):
         self.found = found
 
 
+class RemoteError(MregError):
+    """A remote cannot be reached or refused a transfer: a missing bucket, no credentials, a
+    server error or timeout, a lost connection, a missing extra. The message names the remote
+    and, where there is one, the object."""
+
+    exit_code = 1
+
+
 class LockTimeout(MregError):
     """Another process held the store lock for longer than the timeout. Trying again may work."""
 

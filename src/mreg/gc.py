@@ -24,6 +24,7 @@ from mreg.store import files
 from mreg.store.layout import Layout
 
 if TYPE_CHECKING:
+    from mreg.remotes.backend import RemoteObjects
     from mreg.store.store import Store
 
 
@@ -89,13 +90,37 @@ def _pin_unless_dry_run_on_read_only(store: Store, delete: bool) -> Iterator[boo
         yield no_writer
 
 
-def collect_garbage(store: Store, *, delete: bool = False) -> GcReport:
+def _pushed_objects(scan: fsck.Scan, remote: RemoteObjects) -> list[Finding]:
+    """The objects of live versions that are here and that ``remote`` holds with the same size:
+    removable with ``gc --pushed`` (lazy fetch brings them back). Asked before any removal."""
+    layout = scan.layout
+    here = {}
+    for sha256 in scan.referenced_blobs:
+        with contextlib.suppress(OSError):
+            info = os.lstat(layout.blob(sha256))
+            if stat.S_ISREG(info.st_mode):
+                here[sha256] = info.st_size
+    held = remote.sizes(list(here))
+    return [
+        Finding(
+            fsck.LEFTOVER,
+            "pushed-object",
+            layout.rel(layout.blob(sha256)),
+            f"{files.display_path(layout.blob(sha256))}: on {remote.where()}",
+        )
+        for sha256, size in sorted(here.items())
+        if held.get(sha256) == size
+    ]
+
+
+def collect_garbage(store: Store, *, delete: bool = False, remote: RemoteObjects | None = None) -> GcReport:
     """Find the leftovers and, with ``delete``, remove them. Raises IntegrityError (exit 5) when
     the store has errors, so that nothing is removed on a misreading of it. A dry run needs no
-    write access: on a store that cannot be written it runs without the lock (as fsck does)."""
+    write access: on a store that cannot be written it runs without the lock (as fsck does).
+    With ``remote`` (``gc --pushed``), the objects that remote holds are removable too."""
     layout = store.layout
     with store.locked() if delete else fsck.locked_unless_read_only(store):
-        _, findings = fsck.scan_store(store)
+        scan, findings = fsck.scan_store(store)
         problems = fsck.errors(findings)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -103,6 +128,8 @@ def collect_garbage(store: Store, *, delete: bool = False) -> GcReport:
                 f"gc removes nothing while the store has errors: {problems[0].message}{more}; see `mreg fsck`"
             )
         leftovers = [f for f in findings if f.severity == fsck.LEFTOVER]
+        if remote is not None:
+            leftovers += _pushed_objects(scan, remote)
         with _pin_unless_dry_run_on_read_only(store, delete) as no_writer:
             removed: list[Finding] = []
             kept: list[Finding] = []

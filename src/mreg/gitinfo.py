@@ -466,6 +466,31 @@ class GitRepo:
                     found[path] = TreeChange(path, None, WORKTREE)
         return [found[p] for p in sorted(found)]
 
+    def changes_in_commits(self, commits: Sequence[str], subdirs: Sequence[str]) -> list[TreeChange]:
+        """Store files under ``subdirs`` that each of ``commits`` changes against its parents
+        (a merge against each parent, a root commit against nothing), in one ``git diff-tree``.
+        A path changed by several commits is listed once per distinct new blob."""
+        if not commits:
+            return []
+        specs = [self.repo_path(d) for d in subdirs]
+        inside = tuple(f"{d}/" for d in subdirs)
+        raw = self.git(
+            "diff-tree", "--stdin", "-m", "-r", "-z", "--raw", "--no-renames", "--no-commit-id", "--root",
+            "--", *specs, stdin="".join(f"{c}\n" for c in commits).encode("ascii"),
+        )  # fmt: skip
+        found: dict[tuple[str, str | None], TreeChange] = {}
+        for repo_path, old_mode, new_mode, old_sha, new_sha in _parse_raw(raw):
+            path = self.store_path(repo_path)
+            if path is None or not path.startswith(inside):
+                continue
+            _check_mode(old_mode, repo_path, "a pushed commit")
+            _check_mode(new_mode, repo_path, "a pushed commit")
+            new = None if set(new_sha) <= _ZERO_SHA else new_sha
+            found.setdefault(
+                (path, new), TreeChange(path, None if set(old_sha) <= _ZERO_SHA else old_sha, new)
+            )
+        return [found[key] for key in sorted(found, key=lambda k: (k[0], k[1] or ""))]
+
     def read_blobs(self, shas: Iterable[str], limit: int) -> dict[str, bytes]:
         """The bytes of each blob, through one ``git cat-file --batch``."""
         wanted = sorted(set(shas))

@@ -79,6 +79,23 @@ def validate_alias(alias: str) -> str:
     return alias
 
 
+REMOTE_NAME_MAX = 64
+_REMOTE_NAME = r"[a-z0-9][a-z0-9_-]*"
+
+
+def validate_remote_name(name: str) -> str:
+    """Return ``name`` if it may name a remote: lowercase ASCII letters, digits, '_' and '-',
+    starting with a letter or digit, at most 64 characters."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInput("remote name must not be empty")
+    if len(name) > REMOTE_NAME_MAX or not re.fullmatch(_REMOTE_NAME, name):
+        raise InvalidInput(
+            f"invalid remote name {_show(name)}: use lowercase letters, digits, '_' and '-' "
+            f"(at most {REMOTE_NAME_MAX}, starting with a letter or digit)"
+        )
+    return name
+
+
 def validate_tag_key(key: str) -> str:
     if not isinstance(key, str) or not key:
         raise InvalidInput("tag key must not be empty")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mreg import history, names
 from mreg.entities import AliasSpan, Event, Lineage, ModelVersion, RegisteredModel
 from mreg.errors import AlreadyExists, Conflict, InvalidInput, MregError, NotFound
+from mreg.registry_remotes import RemoteMethods
 from mreg.store import files, store
 from mreg.store.records import ModelRecord, Tombstone, VersionRecord
 from mreg.store.store import Store
@@ -32,7 +33,7 @@ if TYPE_CHECKING:  # imported by the methods that need them: no other command pa
 locate_store, init_store = store.locate, store.init  # also exported by mreg
 
 
-class Registry:
+class Registry(RemoteMethods):
     """A model registry stored in a ``.mreg`` folder.
 
     ``Registry(path)`` takes the ``.mreg`` folder or the folder holding it; ``Registry()`` finds
@@ -44,6 +45,7 @@ class Registry:
         self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None
     ) -> None:
         self.store = Store(path, lock_timeout=lock_timeout)
+        self.store.fallback_objects = self._default_remote_objects  # lazy fetch (docs/remotes.md)
 
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, *, commit_objects: bool = False) -> Registry:
@@ -558,8 +560,7 @@ class Registry:
             return self.store.objects.local_path(artifact, f"version {version.version} of {version.name!r}")
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
-        mv = self.get_model_version(name, version)
-        return mv.artifact.uri or str(self.artifact_path(mv))
+        return (mv := self.get_model_version(name, version)).artifact.uri or str(self.artifact_path(mv))
 
     def download_artifact(
         self,
@@ -646,9 +647,8 @@ class Registry:
         since: dt.datetime | None = None,
         limit: int | None = None,
     ) -> list[Event]:
-        """Events of a model, oldest first: its own history plus store-level events naming it
-        (a deletion). ``limit`` keeps the newest ``limit`` events; only those are read when
-        nothing else narrows the history."""
+        """Events of a model, oldest first, with store-level events naming it (a deletion); ``limit``
+        keeps the newest ones, and only those are read when nothing else narrows the history."""
         names.validate_model_name(name)
         if alias is not None:
             names.validate_alias(alias)
@@ -687,12 +687,13 @@ class Registry:
 
         return fsck.check_store(self.store, full=full)
 
-    def gc(self, *, delete: bool = False) -> GcReport:
-        """Find the leftovers fsck reports (temp files, unreferenced objects, trash, stale
-        caches) and, with ``delete``, remove them under the store lock."""
+    def gc(self, *, delete: bool = False, pushed: bool = False) -> GcReport:
+        """Find the leftovers fsck reports (temp files, unreferenced objects, trash, stale caches;
+        ``pushed``: objects the default remote holds) and, with ``delete``, remove them (locked)."""
         from mreg import gc
 
-        return gc.collect_garbage(self.store, delete=delete)
+        remote = self.remote_objects() if pushed else None
+        return gc.collect_garbage(self.store, delete=delete, remote=remote)
 
 
 __all__ = ["Lineage", "Registry", "init_store", "locate_store"]

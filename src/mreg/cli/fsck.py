@@ -8,7 +8,7 @@ import typer
 
 from mreg.cli.common import Json, open_registry
 from mreg.cli.output import emit_json, emit_line, message
-from mreg.errors import IntegrityError
+from mreg.errors import IntegrityError, InvalidInput
 from mreg.fsck import ERROR, LEFTOVER, WARNING
 from mreg.store.files import display_path
 from mreg.textsafe import escape_line
@@ -24,6 +24,18 @@ def fsck(
         bool, typer.Option("--full", help="Also re-hash every object and compare it with its sha256.")
     ] = False,
     as_json: Json = False,
+    remote: Annotated[
+        bool,
+        typer.Option(
+            "--remote",
+            help="Also report live versions whose objects neither this store nor the remote holds "
+            "(the remote NAME, or the default one).",
+        ),
+    ] = False,
+    name: Annotated[
+        str | None,
+        typer.Argument(help="The remote --remote checks (default: the default remote).", show_default=False),
+    ] = None,
 ) -> None:
     """Check the store for damage: unreadable files, broken references, missing objects.
 
@@ -38,9 +50,15 @@ def fsck(
       mreg fsck
 
       mreg fsck --full --json
+
+      mreg fsck --remote team   # in CI: every version's objects are pushed
     """
+    if name is not None and not remote:
+        raise InvalidInput(f"a remote name ({name!r}) goes with --remote: mreg fsck --remote {name}")
     registry = open_registry(ctx)
     findings = registry.fsck(full=full)
+    if remote:
+        findings += registry.fsck_remote(name)
     counts = {s: sum(1 for f in findings if f.severity == s) for s in (ERROR, WARNING, LEFTOVER)}
     if as_json:
         emit_json(

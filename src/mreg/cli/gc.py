@@ -16,6 +16,12 @@ def gc(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Remove them; without it gc only lists what it would remove.")
     ] = False,
+    pushed: Annotated[
+        bool,
+        typer.Option(
+            "--pushed", help="Also remove local objects the default remote holds (fetched again on use)."
+        ),
+    ] = False,
     as_json: Json = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the paths (inside the store), one per line.")
@@ -31,8 +37,10 @@ def gc(
       mreg gc            # list what would be removed
 
       mreg gc --yes
+
+      mreg gc --pushed --yes   # free disk space: objects on the default remote come back on use
     """
-    report = open_registry(ctx).gc(delete=yes)
+    report = open_registry(ctx).gc(delete=yes, pushed=pushed)
     if as_json:
         emit_json(report.to_dict())
         return

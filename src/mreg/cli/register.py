@@ -59,6 +59,9 @@ def register(
         ),
     ] = None,
     msg: Message = None,
+    push: Annotated[
+        bool, typer.Option("--push", help="Push the new version's objects to the default remote after.")
+    ] = False,
     quiet: Quiet = False,
     field: FieldOpt = None,
     as_json: Json = False,
@@ -66,7 +69,8 @@ def register(
     """Register a new version of a model.
 
     Prints the new version; -q prints only its number, --field one value of it, --json the whole
-    record.
+    record. With --push, the objects then go to the default remote (the version stays registered
+    if that fails: `mreg push` completes it).
 
     Examples:
 
@@ -103,3 +107,12 @@ def register(
         )
         suffix = f", aliases: {', '.join(mv.aliases)}" if mv.aliases else ""
         emit_line(f"Registered {mv.name} version {mv.version} ({what}{suffix})")
+    if push:
+        from mreg.cli.output import message
+
+        report = registry.push([f"{mv.name}/{mv.version}"])
+        if not quiet and not as_json and field is None:
+            message(
+                f"Pushed {len(report.done)} object(s) to {report.remote}, {len(report.skipped)} already there"
+            )
+        report.check()

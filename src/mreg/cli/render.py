@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.markdown import Markdown
@@ -128,6 +129,45 @@ def byte_progress(description: str, total: int) -> Iterator[Callable[[int], None
     with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+class TransferBar:
+    """A push or pull drawn as a bar on stderr: bytes, rate, files done (``TransferProgress``)."""
+
+    def __init__(self, bar: Any, description: str) -> None:
+        self.bar = bar
+        self.description = description
+        self.task: Any = None
+        self.files = 0
+        self.done = 0
+
+    def start(self, files: int, total: int) -> None:
+        self.files = files
+        self.task = self.bar.add_task(f"{self.description} 0/{files}", total=total)
+
+    def advance(self, nbytes: int) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, nbytes)
+
+    def file_done(self) -> None:
+        self.done += 1
+        if self.task is not None:
+            self.bar.update(self.task, description=f"{self.description} {self.done}/{self.files}")
+
+
+@contextmanager
+def transfer_progress(description: str) -> Iterator[TransferBar]:
+    """The bar of ``mreg push`` and ``mreg pull``; gone when finished."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        yield TransferBar(bar, description)
 
 
 _DIFF_STYLES = {"added": "green", "removed": "red", "changed": "yellow"}

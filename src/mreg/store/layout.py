@@ -2,7 +2,8 @@
 
 ```
 .mreg/
-  config.toml                      format version and settings
+  config.toml                      format version and settings, remotes
+  config.local.toml                this user's remote overrides (never committed)
   .gitignore  .gitattributes       lock, temp and cache files kept out of git
   lock                             the store lock (never committed)
   tmp/                             artifacts being copied in (never committed)
@@ -30,15 +31,17 @@ from mreg.names import VERSION_MAX
 STORE_DIRNAME = ".mreg"
 FORMAT = 1
 CONFIG = "config.toml"
+CONFIG_LOCAL = "config.local.toml"
 GITIGNORE = ".gitignore"
 GITATTRIBUTES = ".gitattributes"
 LOCK = "lock"
 MODELS = "models"
 # Top-level folders and files that hold no registry state: never committed, left out of diffs.
-LOCAL_ENTRIES = ("lock", "tmp", "trash", "cache")
+LOCAL_ENTRIES = ("lock", "tmp", "trash", "cache", CONFIG_LOCAL)
 # Everything mreg writes at the top of the store, and in a model's folder.
 STORE_ENTRIES = frozenset(
-    {CONFIG, GITIGNORE, GITATTRIBUTES, LOCK, "tmp", "trash", "cache", "objects", "models", "history"}
+    {CONFIG, CONFIG_LOCAL, GITIGNORE, GITATTRIBUTES, LOCK, "tmp", "trash", "cache", "objects", "models"}
+    | {"history"}
 )
 MODEL_ENTRIES = frozenset({"model.toml", "versions", "aliases", "history"})
 # The folders whose files are records (what `mreg diff` and `mreg merge` compare).
@@ -54,6 +57,10 @@ class Layout:
     @functools.cached_property
     def config(self) -> Path:
         return self.root / CONFIG
+
+    @functools.cached_property
+    def config_local(self) -> Path:
+        return self.root / CONFIG_LOCAL
 
     @functools.cached_property
     def gitignore(self) -> Path:
@@ -152,6 +159,26 @@ class Layout:
         """A model's event (``name`` None: a store-level event)."""
         folder = self.store_history if name is None else self.history_dir(name)
         return folder / f"{event_id}.toml"
+
+
+# A remote holds blobs as the store does, under the same names: keys relative to its URL.
+
+REMOTE_OBJECTS = "objects/sha256"
+
+
+def remote_blob_key(hexdigest: str) -> str:
+    """The key of a blob on a remote, relative to the remote's URL."""
+    return f"{REMOTE_OBJECTS}/{hexdigest[:2]}/{hexdigest[2:]}"
+
+
+def remote_blob_digest(key: str) -> str | None:
+    """The sha256 a key under ``REMOTE_OBJECTS`` names (relative to it: ``ab/cdef…``); None for
+    anything else, such as the temp name of an upload in flight."""
+    parts = key.strip("/").split("/")
+    if len(parts) != 2 or len(parts[0]) != 2 or len(parts[1]) != 62:
+        return None
+    digest = parts[0] + parts[1]
+    return digest if all(c in "0123456789abcdef" for c in digest) else None
 
 
 # POSIX paths relative to the store, as git names them (diff, merge and the git side of gc).

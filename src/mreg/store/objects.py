@@ -12,7 +12,7 @@ import errno
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -160,6 +160,25 @@ def put_file(layout: Layout, source: Path, progress: Progress | None = None) -> 
             os.unlink(tmp)
         raise
     return FileEntry(source.name, hexdigest, size)
+
+
+def fetch_into_store(
+    layout: Layout, backend: ObjectBackend, entry: FileEntry, progress: Progress | None = None
+) -> None:
+    """Bring the blob of ``entry`` in from ``backend`` (a remote): streamed into ``tmp/`` and
+    checked against its sha256 and size on the way (``backend.fetch``), then renamed into
+    ``objects/``. On any failure, a mismatch included, nothing is left in ``objects/`` or
+    ``tmp/``. Hold the objects pin (shared) around it, as register does."""
+    files.make_dirs(layout.root, layout.tmp)
+    tmp = files.temp_name(layout.tmp / "blob")
+    try:
+        backend.fetch(entry, tmp, progress)
+        os.chmod(tmp, 0o444 & ~_umask())
+        _place_blob(layout, tmp, entry.sha256, entry.size)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def _place_blob(layout: Layout, tmp: Path, hexdigest: str, size: int) -> None:
@@ -573,8 +592,19 @@ class ObjectStore(ObjectBackend):
     storing a file or folder (hash while copying), handing out a local path, verified copies out,
     integrity checks."""
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(
+        self, layout: Layout, fetch_missing: Callable[[Sequence[FileEntry]], None] | None = None
+    ) -> None:
         self.layout = layout
+        # Brings in blobs that are not here (from the default remote), when the store has one.
+        self.fetch_missing = fetch_missing
+
+    def ensure_local(self, entries: Sequence[FileEntry]) -> None:
+        """Fetch the blobs of ``entries`` that are not here through ``fetch_missing`` (verified
+        on the way in); a blob still missing afterwards is reported by whoever reads it."""
+        missing = [e for e in entries if not self.has(e.sha256)]
+        if missing and self.fetch_missing is not None:
+            self.fetch_missing(list({e.sha256: e for e in missing}.values()))
 
     def has(self, sha256: str) -> bool:
         return os.path.isfile(self.layout.blob(sha256))
@@ -634,6 +664,7 @@ class ObjectStore(ObjectBackend):
         names the version in an IntegrityError."""
         assert artifact.digest is not None and artifact.kind in ("file", "directory")
         entries = entries_of(artifact)
+        self.ensure_local(entries)
         if artifact.kind == "file":
             verified_blob(self.layout, entries[0], what)
             return self.layout.blob(entries[0].sha256)
@@ -650,6 +681,7 @@ class ObjectStore(ObjectBackend):
         check_destination(self.layout.root, dest)
         if (dest.exists() or dest.is_symlink()) and not force:
             raise AlreadyExists(f"{dest} already exists (use --force to replace it)")
+        self.ensure_local(entries_of(artifact))
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = files.temp_name(dest.absolute())
         try:

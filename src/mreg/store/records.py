@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from mreg.entities import Artifact, ArtifactFile, Event, Lineage, ModelVersion, RegisteredModel
-from mreg.errors import DamagedStore, StoreError
-from mreg.names import STAGES, VERSION_MAX
+from mreg.errors import DamagedStore, MregError, StoreError
+from mreg.names import STAGES, VERSION_MAX, validate_remote_name
 from mreg.store.files import TomlTable, display_path, line_of_key
 from mreg.store.layout import FORMAT
 
@@ -104,6 +104,93 @@ def _sorted_tags(tags: dict[str, str]) -> dict[str, str] | None:
 # ---------------------------------------------------------------------------------------- config
 
 
+REMOTE_KEYS = ("url", "endpoint_url", "profile")
+REMOTE_URL_MAX = 4096
+# Keys that would hold a secret: refused, whatever the backend, so no credential is ever stored.
+_CREDENTIAL_KEY = re.compile(
+    r"(?i).*(key|secret|token|password|passwd|credential|sas|connection_string|account_key).*"
+)
+CREDENTIALS_HINT = (
+    "credentials are never stored in the store: use each backend's own chain (AWS_ACCESS_KEY_ID/"
+    "AWS_SECRET_ACCESS_KEY or AWS_PROFILE, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_ACCOUNT_KEY "
+    "or AZURE_STORAGE_CONNECTION_STRING; docs/remotes.md)"
+)
+
+
+@dataclass(frozen=True)
+class RemoteRecord:
+    """One ``[remotes.NAME]`` table: where a remote's objects live, and for one user (in
+    ``config.local.toml``) an endpoint or profile. No credentials: those come from the
+    environment."""
+
+    url: str | None = None
+    endpoint_url: str | None = None
+    profile: str | None = None
+
+    def to_toml(self) -> TomlTable:
+        return {k: v for k in REMOTE_KEYS if (v := getattr(self, k)) is not None}
+
+    def merged(self, override: RemoteRecord | None) -> RemoteRecord:
+        """This record with the values ``override`` sets (a user's ``config.local.toml``)."""
+        if override is None:
+            return self
+        return RemoteRecord(
+            *(
+                getattr(override, k) if getattr(override, k) is not None else getattr(self, k)
+                for k in REMOTE_KEYS
+            )
+        )
+
+
+Remotes = tuple[tuple[str, RemoteRecord], ...]
+
+
+def _parse_remotes(reader: RecordReader, *, url_required: bool) -> tuple[Remotes, str | None]:
+    """The ``[remote]`` table (its ``default``) and the ``[remotes.NAME]`` tables of a config
+    file, checked: known keys only, no credential, valid names."""
+    section = reader.table("remote")
+    for key in section:
+        if key != "default":
+            raise reader.fail(f"unknown key 'remote.{key}' (only 'default')", key, "remote")
+    default = reader.get("default", str, within=section)
+    found: list[tuple[str, RemoteRecord]] = []
+    for name, table in reader.table("remotes").items():
+        where = f"remotes.{name}"
+        try:
+            validate_remote_name(name)
+        except MregError as err:
+            raise reader.fail(str(err), None) from None
+        if not isinstance(table, dict):
+            raise reader.fail(f"'{where}' must be a table", name, "remotes")
+        for key, value in table.items():
+            if _CREDENTIAL_KEY.fullmatch(key) and key not in REMOTE_KEYS:
+                raise reader.fail(f"'{where}.{key}' looks like a credential; {CREDENTIALS_HINT}", key, where)
+            if key not in REMOTE_KEYS:
+                raise reader.fail(
+                    f"unknown key '{where}.{key}' (known: {', '.join(REMOTE_KEYS)})", key, where
+                )
+            if not isinstance(value, str) or not value or len(value) > REMOTE_URL_MAX or "\n" in value:
+                raise reader.fail(f"'{where}.{key}' must be a non-empty string on one line", key, where)
+        if url_required and "url" not in table:
+            raise reader.fail(f"missing '{where}.url'")
+        found.append((name, RemoteRecord(*(table.get(k) for k in REMOTE_KEYS))))
+    if default is not None:
+        try:
+            validate_remote_name(default)
+        except MregError as err:
+            raise reader.fail(str(err), "default", "remote") from None
+    return tuple(sorted(found)), default
+
+
+def _remotes_toml(remotes: Remotes, default: str | None) -> TomlTable:
+    table: TomlTable = {}
+    if default is not None:
+        table["remote"] = {"default": default}
+    if remotes:
+        table["remotes"] = {name: record.to_toml() for name, record in sorted(remotes)}
+    return table
+
+
 @dataclass(frozen=True)
 class ConfigRecord:
     """``config.toml``: the format version and the settings. ``other`` keeps the tables this
@@ -112,6 +199,8 @@ class ConfigRecord:
     format: int = FORMAT
     commit_objects: bool = False
     other: tuple[tuple[str, Any], ...] = ()
+    remotes: Remotes = ()
+    default_remote: str | None = None
 
     @classmethod
     def parse(cls, path: Path | str, raw: TomlTable) -> ConfigRecord:
@@ -126,19 +215,42 @@ class ConfigRecord:
             raise reader.fail(f"unknown format {fmt}", "format")
         objects = reader.table("objects")
         commit = reader.get("commit", bool, default=False, within=objects)
-        other = tuple((k, v) for k, v in raw.items() if k not in ("format", "objects"))
+        other = tuple((k, v) for k, v in raw.items() if k not in ("format", "objects", "remote", "remotes"))
         extra_objects = {k: v for k, v in objects.items() if k != "commit"}
         if extra_objects:
             other = (("objects", extra_objects), *other)
-        return cls(fmt, commit, other)
+        remotes, default = _parse_remotes(reader, url_required=True)
+        return cls(fmt, commit, other, remotes, default)
 
     def to_toml(self) -> TomlTable:
         other = dict(self.other)
         return {
             "format": self.format,
             "objects": {**other.pop("objects", {}), "commit": self.commit_objects},
+            **_remotes_toml(self.remotes, self.default_remote),
             **other,
         }
+
+
+@dataclass(frozen=True)
+class LocalConfigRecord:
+    """``config.local.toml`` (git-ignored): one user's ``[remote] default`` and per-remote
+    overrides (``url``, ``endpoint_url``, ``profile``). Any other key is an error."""
+
+    remotes: Remotes = ()
+    default_remote: str | None = None
+
+    @classmethod
+    def parse(cls, path: Path | str, raw: TomlTable) -> LocalConfigRecord:
+        reader = RecordReader(path, raw)
+        for key in raw:
+            if key not in ("remote", "remotes"):
+                raise reader.fail(f"unknown key '{key}' (only [remote] and [remotes.NAME])", key)
+        remotes, default = _parse_remotes(reader, url_required=False)
+        return cls(remotes, default)
+
+    def to_toml(self) -> TomlTable:
+        return _remotes_toml(self.remotes, self.default_remote)
 
 
 # ----------------------------------------------------------------------------------------- model

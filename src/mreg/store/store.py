@@ -9,11 +9,12 @@ state holds ``store.locked()`` around its read-modify-write, as ``Registry`` doe
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from mreg.store.records import (
     AliasRecord,
     AnyVersion,
     ConfigRecord,
+    LocalConfigRecord,
     ModelRecord,
     Record,
     Tombstone,
@@ -38,7 +40,7 @@ from mreg.store.records import (
 )
 
 if TYPE_CHECKING:
-    from mreg.store.objects import ObjectStore
+    from mreg.store.objects import FileEntry, ObjectBackend, ObjectStore
 
 CASE_INSENSITIVE_FS = sys.platform in ("darwin", "win32")
 
@@ -49,6 +51,7 @@ GITIGNORE = """\
 /trash/
 /cache/
 *.tmp
+/config.local.toml
 """
 GITIGNORE_OBJECTS = """\
 # Artifact blobs stay out of git (`mreg init --commit-objects` keeps them in).
@@ -117,7 +120,7 @@ def _sync_git_files(layout: Layout, config: ConfigRecord, *, commit_objects: boo
     root = layout.root
     committed = config.commit_objects
     if commit_objects and not committed:
-        config = ConfigRecord(config.format, True, config.other)
+        config = dataclasses.replace(config, commit_objects=True)
         files.write_toml_atomic(root, layout.config, config.to_toml())
         committed = True
     try:
@@ -132,10 +135,20 @@ def _sync_git_files(layout: Layout, config: ConfigRecord, *, commit_objects: boo
         wanted = text + ("" if text.endswith("\n") or not text else "\n") + GITIGNORE_OBJECTS
     else:
         wanted = text
+    wanted = _with_local_config_ignored(wanted)
     if wanted != text:
         files.write_bytes_atomic(root, layout.gitignore, wanted.encode())
     if not os.path.lexists(layout.gitattributes):
         files.write_bytes_atomic(root, layout.gitattributes, GITATTRIBUTES.encode())
+
+
+def _with_local_config_ignored(text: str) -> str:
+    """``.gitignore``'s text with the line that keeps ``config.local.toml`` out of git (stores
+    made before remotes lack it)."""
+    line = "/config.local.toml"
+    if line in text.splitlines():
+        return text
+    return text + ("" if text.endswith("\n") or not text else "\n") + line + "\n"
 
 
 class Store:
@@ -150,6 +163,9 @@ class Store:
         self.lock_timeout = lock_timeout_from_env() if lock_timeout is None else lock_timeout
         self.lock = StoreLock(self.layout.lock, self.lock_timeout)
         self.pin = ObjectsPin(self.root, self.layout.pin)
+        # Where a blob missing here is fetched from (the default remote), set by the caller that
+        # knows remotes; asked only when a blob is missing, so nothing else imports them.
+        self.fallback_objects: Callable[[], ObjectBackend | None] | None = None
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -159,7 +175,51 @@ class Store:
         """The store's blobs (imported on first use: most reads never touch an artifact)."""
         from mreg.store.objects import ObjectStore
 
-        return ObjectStore(self.layout)
+        return ObjectStore(self.layout, self._fetch_missing)
+
+    def _fetch_missing(self, entries: Sequence[FileEntry]) -> None:
+        """Fetch the blobs of ``entries`` that are not here from the fallback backend (the
+        default remote), verified on the way in, holding the objects pin; nothing when there is
+        none (the caller then reports the blob missing)."""
+        from mreg.store.objects import fetch_into_store
+
+        backend = self.fallback_objects() if self.fallback_objects is not None else None
+        if backend is None:
+            return
+        with self.pin.shared():
+            for entry in entries:
+                fetch_into_store(self.layout, backend, entry)
+
+    # ----------------------------------------------------------------------------------- config
+
+    def write_config(self, config: ConfigRecord) -> None:
+        """Replace ``config.toml`` (under the lock, re-read first: ``read_config``)."""
+        files.write_toml_atomic(self.root, self.layout.config, config.to_toml())
+        self.config = config
+
+    def read_config(self) -> ConfigRecord:
+        """``config.toml`` as it is now (another process may have changed it since opening)."""
+        self.config = ConfigRecord.parse(self.layout.config, files.read_toml(self.root, self.layout.config))
+        return self.config
+
+    def read_local_config(self) -> LocalConfigRecord:
+        """``config.local.toml``, this user's overrides; empty when there is none."""
+        raw = files.read_toml_or_none(self.root, self.layout.config_local)
+        return LocalConfigRecord() if raw is None else LocalConfigRecord.parse(self.layout.config_local, raw)
+
+    def write_local_config(self, config: LocalConfigRecord) -> None:
+        """Replace ``config.local.toml``, first making sure ``.gitignore`` keeps it out of git."""
+        try:
+            text: str | None = files.read_bytes(self.root, self.layout.gitignore).decode("utf-8", "replace")
+        except FileNotFoundError:
+            text = None
+        wanted = _with_local_config_ignored(text or "")
+        if wanted != text:
+            files.write_bytes_atomic(self.root, self.layout.gitignore, wanted.encode())
+        if not config.remotes and config.default_remote is None:
+            files.remove_file(self.root, self.layout.config_local)
+            return
+        files.write_toml_atomic(self.root, self.layout.config_local, config.to_toml())
 
     @contextmanager
     def locked(self) -> Iterator[None]:
