@@ -12,6 +12,10 @@ from helpers import Cli
 
 from mreg import Registry
 
+# The S3 server and bucket fixtures of the remote tests, loaded here (before any test module
+# imports the module) so that pytest rewrites its asserts.
+pytest_plugins = ["remote_helpers"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Keep test folders in memory where the machine has a tmpfs: the store fsyncs every file it

@@ -18,8 +18,6 @@ from remote_helpers import Bucket, S3Server, free_port, remote_blob
 from mreg import Registry
 from mreg.errors import AlreadyExists, InvalidInput, NotFound
 
-pytest_plugins = ["remote_helpers"]  # the s3_server and bucket fixtures
-
 
 def blobs(registry: Registry) -> list[str]:
     objects = registry.root / "objects" / "sha256"

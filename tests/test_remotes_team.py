@@ -13,8 +13,6 @@ import pytest
 from helpers import git, run_mreg
 from remote_helpers import Bucket
 
-pytest_plugins = ["remote_helpers"]  # the s3_server and bucket fixtures
-
 
 def mreg(cwd: Path, *args: str) -> str:
     done = run_mreg(*args, cwd=cwd)
