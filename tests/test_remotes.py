@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -368,3 +369,25 @@ def test_a_missing_extra_names_it(registry: Registry, cli: Cli, model_file: Path
     assert one_error_line(result.stderr) == (
         "error: remote 'team' (gs://bucket/models) needs gcsfs: pip install 'mreg[gcs]'"
     )
+
+
+def test_fsck_points_at_pull_for_objects_not_here(two_versions: Registry, cli: Cli, tmp_path: Path) -> None:
+    """A clone's missing objects: with a default remote, fsck's hint is `mreg pull` from it."""
+    shutil.rmtree(two_versions.root / "cache")
+    blob = two_versions.root / "objects" / "sha256"
+    file_version = two_versions.get_model_version("fraud", 1)
+    digest = file_version.artifact.digest
+    assert digest is not None
+    (blob / digest[:2] / digest[2:]).unlink()
+    without = cli("fsck")
+    assert "copy them from the working copy" in without.stdout
+    two_versions.add_remote("team", str(tmp_path / "share"), default=True)
+    found = cli("fsck")
+    assert found.exit_code == 0
+    assert "its object is not here" in found.stdout
+    assert "`mreg pull` fetches them from remote 'team'" in found.stdout
+    assert "copy them from the working copy" not in found.stdout
+    shutil.rmtree(two_versions.root / "objects")
+    absent = cli("fsck")
+    assert "no object of any version is here" in absent.stdout
+    assert "`mreg pull` fetches them from remote 'team'" in absent.stdout

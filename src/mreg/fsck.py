@@ -556,6 +556,18 @@ NOT_HERE_HINT = (
 )
 
 
+def _not_here_hint(scan: Scan) -> str:
+    """Where a missing object can come from, after "objects are not committed to git: ": the
+    default remote when the store names one."""
+    remote = scan.config.default_remote if scan.config is not None else None
+    if remote is None:
+        return NOT_HERE_HINT
+    return (
+        f"objects are not committed to git: `mreg pull` fetches them from remote {remote!r} "
+        "(`get` and `resolve` fetch one when it is needed); `mreg fsck --remote` checks they are there"
+    )
+
+
 @check
 def check_artifacts(scan: Scan) -> Iterator[Finding]:
     """Every live version's artifact is consistent and each of its objects is present, a regular
@@ -572,7 +584,7 @@ def check_artifacts(scan: Scan) -> Iterator[Finding]:
             "objects-absent",
             scan.layout.objects.parent,
             "no object of any version is here (objects are not committed to git): artifacts not "
-            "checked; `mreg fsck --full` counts them as missing",
+            f"checked; {_not_here_hint(scan).partition(': ')[2]}",
         )
     for model, number, record in scan.live_versions():
         artifact = record.artifact
@@ -628,7 +640,7 @@ def check_artifacts(scan: Scan) -> Iterator[Finding]:
                 WARNING,
                 "object-not-here",
                 path,
-                f"{count} not here (sha256:{first.sha256[:12]}… of {first.path!r}); {NOT_HERE_HINT}",
+                f"{count} not here (sha256:{first.sha256[:12]}… of {first.path!r}); {_not_here_hint(scan)}",
             )
 
 
