@@ -72,6 +72,13 @@ class ForkServer:
             assert not line.startswith("exit "), f"the job ended: {self.stderr_path.read_text()}"
             self.output.append(line)
 
+    def read_lines(self, prefix: str, count: int) -> None:
+        """Wait for the job to have printed ``count`` lines starting with ``prefix``."""
+        while sum(line.startswith(prefix) for line in self.output) < count:
+            line = self._line()
+            assert not line.startswith("exit "), f"the job ended: {self.stderr_path.read_text()}"
+            self.output.append(line)
+
     def finish(self) -> tuple[int, list[str]]:
         """Wait for the job; return its exit status (-9: killed) and everything it printed."""
         while not (line := self._line()).startswith("exit "):
@@ -298,7 +305,10 @@ def test_random_kills(tmp_path: Path, sources: Path, forks: ForkServer) -> None:
             expected.apply({"op": "register", "id": "first"}, {"version": first.version})
         pid = forks.start("churn", str(store), str(iteration))
         forks.read_until("ready")
-        time.sleep(rng.uniform(0, 0.15))
+        # A random number of operations begin, then the kill comes at a random moment of the
+        # last one or just after it: what completes first does not depend on the machine's load.
+        forks.read_lines("begin ", rng.randint(2, 4))
+        time.sleep(rng.uniform(0, 0.01))
         os.kill(pid, signal.SIGKILL)
         status, output = forks.finish()
         assert status == -signal.SIGKILL, forks.stderr_path.read_text()
