@@ -22,6 +22,7 @@ from mreg.errors import DamagedStore, StoreError
 from mreg.names import STAGES, VERSION_MAX
 from mreg.store.files import TomlTable, display_path, line_of_key
 from mreg.store.layout import FORMAT
+from mreg.value import Value
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 STATUS_READY = "READY"
@@ -104,8 +105,8 @@ def _sorted_tags(tags: dict[str, str]) -> dict[str, str] | None:
 # ---------------------------------------------------------------------------------------- config
 
 
-@dataclass(frozen=True)
-class ConfigRecord:
+@dataclass(frozen=True, eq=False, repr=False)
+class ConfigRecord(Value):
     """``config.toml``: the format version and the settings. ``other`` keeps the tables this
     version of mreg does not know, so that rewriting the file never drops them."""
 
@@ -144,8 +145,8 @@ class ConfigRecord:
 # ----------------------------------------------------------------------------------------- model
 
 
-@dataclass(frozen=True)
-class ModelRecord:
+@dataclass(frozen=True, eq=False, repr=False)
+class ModelRecord(Value):
     """``models/<name>/model.toml``."""
 
     created_at: dt.datetime
@@ -209,8 +210,8 @@ def artifact_toml(artifact: Artifact) -> TomlTable:
     }
 
 
-@dataclass(frozen=True)
-class VersionRecord:
+@dataclass(frozen=True, eq=False, repr=False)
+class VersionRecord(Value):
     """``models/<name>/versions/<n>.toml`` of a live version."""
 
     created_at: dt.datetime
@@ -273,8 +274,8 @@ class VersionRecord:
         )
 
 
-@dataclass(frozen=True)
-class Tombstone:
+@dataclass(frozen=True, eq=False, repr=False)
+class Tombstone(Value):
     """What a deleted version leaves: enough to keep its number taken, and no artifact."""
 
     created_at: dt.datetime
@@ -491,8 +492,8 @@ def _checked_version(path: Path | str, raw: TomlTable) -> AnyVersion:
 # ----------------------------------------------------------------------------------------- alias
 
 
-@dataclass(frozen=True)
-class AliasRecord:
+@dataclass(frozen=True, eq=False, repr=False)
+class AliasRecord(Value):
     """``models/<name>/aliases/<alias>``: the version the alias points at."""
 
     version: int
