@@ -27,12 +27,13 @@ import stat
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mreg.errors import DamagedStore, StoreError
 
 # A parsed TOML document, before ``store.records`` checks it and gives it a type: only the
 # readers and the writer of this module and the records' parse/to_toml handle one.
+R = TypeVar("R")
 TomlTable = dict[str, Any]
 MAX_METADATA_BYTES = 1024 * 1024
 TEMP_SUFFIX = ".tmp"
@@ -513,9 +514,26 @@ def read_toml(root: Path, path: Path) -> TomlTable:
 def read_toml_many(
     root: Path, folder: Path, filenames: Iterable[str], *, errors: bool = False
 ) -> Iterator[tuple[str, TomlTable | StoreError | None]]:
+    """Read many TOML files of one folder, as ``read_toml`` would; see ``read_many``."""
+    return read_many(root, folder, filenames, _no_shortcut, errors=errors)
+
+
+def _no_shortcut(text: str) -> None:
+    return None
+
+
+def read_many(
+    root: Path,
+    folder: Path,
+    filenames: Iterable[str],
+    shortcut: Callable[[str], R | None],
+    *,
+    errors: bool = False,
+) -> Iterator[tuple[str, R | TomlTable | StoreError | None]]:
     """Read many TOML files of one folder, as ``read_toml`` would (None for a file that does
-    not exist). The folder is checked for symlinks once and each file is opened relative to it
-    without following a symlink: a search over 10,000 versions pays one open and one read each.
+    not exist), or as what ``shortcut`` makes of a file's text when it makes something of it.
+    The folder is checked for symlinks once and each file is opened relative to it without
+    following a symlink: a search over 10,000 versions pays one open and one read each.
     With ``errors``, a file that cannot be read yields its ``StoreError`` instead of raising it."""
     # Imported here: compiling its patterns costs a millisecond that single reads need not pay.
     # It accepts only lines that start with a key, a header or nothing, so a file it reads holds
@@ -538,7 +556,7 @@ def read_toml_many(
     try:
         for filename in filenames:
             try:
-                yield filename, _read_one(dir_fd, folder, filename, parse_simple_toml)
+                yield filename, _read_one(dir_fd, folder, filename, parse_simple_toml, shortcut)
             except StoreError as err:
                 if not errors:
                     raise
@@ -548,8 +566,12 @@ def read_toml_many(
 
 
 def _read_one(
-    dir_fd: int, folder: Path, filename: str, parse_simple: Callable[[str], TomlTable | None]
-) -> TomlTable | None:
+    dir_fd: int,
+    folder: Path,
+    filename: str,
+    parse_simple: Callable[[str], TomlTable | None],
+    shortcut: Callable[[str], R | None],
+) -> R | TomlTable | None:
     opened = _open_regular(filename, dir_fd=dir_fd, shown=folder / filename)
     if opened is None:
         return None
@@ -562,6 +584,10 @@ def _read_one(
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = ""
+    if text:
+        record = shortcut(text)
+        if record is not None:
+            return record
     simple = parse_simple(text) if text else None
     return simple if simple is not None else parse_toml(folder / filename, data)
 
