@@ -223,10 +223,11 @@ class Store:
         layout = self.layout
         found: list[str] = []
         problems: list[StoreError] = []
-        for folder in files.list_dir(self.root, layout.models):
+        folders, links = files.list_folders(self.root, layout.models)  # files are no models
+        for folder in sorted([*folders, *links]) if links else folders:
             if folder.startswith("."):
                 continue
-            if os.path.islink(layout.model_dir(folder)):
+            if folder in links:
                 shown = files.display_path(layout.model_dir(folder))
                 problems.append(DamagedStore(f"refusing to follow symlink {shown} inside the store"))
                 continue
