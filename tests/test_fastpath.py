@@ -184,3 +184,11 @@ def test_the_fast_path_imports_no_command_line(
     modules = out.read_text(encoding="utf-8").splitlines()
     assert "mreg.cli.fastpath" in modules and "mreg.cli.actions" in modules
     assert [m for m in modules if m.startswith(unwanted)] == []
+
+
+def test_the_fast_path_knows_every_field() -> None:
+    # fastpath names the --field values without importing the enum (it would import the CLI)
+    from mreg.cli.actions import Field
+    from mreg.cli.fastpath import FIELDS
+
+    assert tuple(field.value for field in Field) == FIELDS
