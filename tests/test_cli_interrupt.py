@@ -65,20 +65,28 @@ def assert_interrupted_or_done(proc: subprocess.CompletedProcess[str], registry:
         assert (proc.returncode, proc.stderr, champion) == (0, "", 2)
 
 
+# `alias set NAME ALIAS VERSION` takes the script's fast path (mreg.cli.fastpath), which imports
+# neither Typer nor the command's module; with a global option first it takes the full one.
+FULL_PATH = ["--lock-timeout", "30"]
+
+
 @pytest.mark.parametrize(
-    "module",
+    ("module", "before"),
     [
-        "typer",  # the command line's first heavy import
-        "mreg.registry",
-        "mreg.cli.alias",  # building the command, inside the error funnel
-        "filelock",  # the command is running
+        ("typer", FULL_PATH),  # the command line's first heavy import
+        ("mreg.registry", FULL_PATH),
+        ("mreg.cli.alias", FULL_PATH),  # building the command, inside the error funnel
+        ("filelock", FULL_PATH),  # the command is running
+        ("mreg.cli.actions", []),  # the fast path
+        ("mreg.registry", []),
+        ("filelock", []),
     ],
 )
 def test_an_interrupt_while_starting_is_one_line_and_130(
-    two_versions: Registry, isolated: Path, module: str
+    two_versions: Registry, isolated: Path, module: str, before: list[str]
 ) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", INTERRUPT_AT_IMPORT, module, *ARGS, "-q"],
+        [sys.executable, "-c", INTERRUPT_AT_IMPORT, module, *before, *ARGS, "-q"],
         cwd=isolated,
         capture_output=True,
         text=True,

@@ -11,6 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from mreg.value import Value
+
 
 def iso(when: dt.datetime | None) -> str | None:
     """``2026-11-26T10:30:00.123456Z``: UTC with microseconds, the form of every JSON time."""
@@ -23,8 +25,8 @@ def epoch_ms(when: dt.datetime | None) -> int | None:
     return None if when is None else int(when.timestamp() * 1000)
 
 
-@dataclass(frozen=True)
-class ArtifactFile:
+@dataclass(frozen=True, eq=False, repr=False)
+class ArtifactFile(Value):
     """One file of an artifact: its path inside the artifact (POSIX), sha256 and size."""
 
     path: str
@@ -35,8 +37,8 @@ class ArtifactFile:
         return {"path": self.path, "sha256": self.sha256, "size": self.size}
 
 
-@dataclass(frozen=True)
-class Artifact:
+@dataclass(frozen=True, eq=False, repr=False)
+class Artifact(Value):
     """What a version points at. ``kind`` is ``file``, ``directory`` or ``uri``; for a URI only
     ``uri`` is set, since mreg holds no copy of its bytes."""
 
@@ -56,8 +58,8 @@ class Artifact:
         }
 
 
-@dataclass(frozen=True)
-class Lineage:
+@dataclass(frozen=True, eq=False, repr=False)
+class Lineage(Value):
     """Where a version came from: the git state of the working tree when it was registered."""
 
     git_commit: str | None = None
@@ -74,7 +76,7 @@ class Lineage:
         }
 
 
-class _Timed:
+class _Timed(Value):
     """MLflow's epoch-millisecond times, from the ``created_at``/``updated_at`` fields."""
 
     created_at: dt.datetime
@@ -97,7 +99,7 @@ class _Timed:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ModelVersion(_Timed):
     """A version of a registered model, with MLflow's field names (``user_id``, ``current_stage``)."""
 
@@ -136,7 +138,7 @@ class ModelVersion(_Timed):
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RegisteredModel(_Timed):
     """A registered model with its aliases and the latest version of each stage."""
 
@@ -161,8 +163,8 @@ class RegisteredModel(_Timed):
         }
 
 
-@dataclass(frozen=True, kw_only=True)
-class Change:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Change(Value):
     """What changed in the registry, in the history's vocabulary (``action`` is ``alias_moved``,
     ``version_registered`` …): what an event records, and what ``mreg diff`` finds between two
     revisions (``user`` and ``message`` from the event that explains it, when there is one)."""
@@ -191,7 +193,7 @@ class Change:
         }
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Event(Change):
     """One change to the registry, recorded: ``id`` is the event file's name, and sorts in time
     order."""
@@ -216,8 +218,8 @@ class Event(Change):
         }
 
 
-@dataclass(frozen=True)
-class AliasSpan:
+@dataclass(frozen=True, eq=False, repr=False)
+class AliasSpan(Value):
     """A stretch of time during which an alias pointed at one version (``until`` None: still)."""
 
     alias: str

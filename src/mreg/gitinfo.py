@@ -22,13 +22,17 @@ import contextlib
 import os
 import re
 import stat
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mreg.entities import Lineage
 from mreg.errors import DamagedStore, MregError, NotFound
+from mreg.value import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
 
 GIT_TIMEOUT = 120.0
 _ZERO_SHA = frozenset("0")
@@ -197,6 +201,8 @@ def _head_state_from_git(top: Path) -> tuple[str | None, str | None]:
         ["rev-parse", "--verify", "--quiet", "HEAD"],
         ["symbolic-ref", "--quiet", "--short", "HEAD"],
     ):
+        import subprocess  # here: an event reads HEAD from .git without running git
+
         try:
             result = subprocess.run(["git", *args], cwd=top, capture_output=True, timeout=30, env=_git_env())
         except (OSError, subprocess.TimeoutExpired):
@@ -288,6 +294,8 @@ def unmerged_store_files(store: Path) -> list[str]:
 def _status_v2(top: Path, pathspec: Sequence[str]) -> tuple[str | None, str | None, bool] | None:
     """(commit, branch, dirty) from ``git status --porcelain=v2 --branch``; None if git fails.
     Untracked files do not count as dirty: build outputs and the model file itself usually are."""
+    import subprocess
+
     try:
         status = subprocess.run(
             ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no", "-z", *pathspec],
@@ -355,6 +363,8 @@ def run_git(
     args: Sequence[str], cwd: Path, *, stdin: bytes | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[bytes]:
     """Run git; a failure (with ``check``) becomes an MregError quoting git's own message."""
+    import subprocess
+
     try:
         result = subprocess.run(
             ["git", *args], cwd=cwd, input=stdin, capture_output=True, timeout=GIT_TIMEOUT, env=_git_env()
@@ -369,8 +379,8 @@ def run_git(
     return result
 
 
-@dataclass(frozen=True)
-class TreeChange:
+@dataclass(frozen=True, eq=False, repr=False)
+class TreeChange(Value):
     """A store file that differs between two sides: its path inside the store and the blob on
     each side (None: absent; ``WORKTREE``: read it from disk)."""
 
@@ -382,8 +392,8 @@ class TreeChange:
 WORKTREE = "worktree"
 
 
-@dataclass(frozen=True)
-class GitRepo:
+@dataclass(frozen=True, eq=False, repr=False)
+class GitRepo(Value):
     """The git repository holding a store: its work tree root and the store's path inside it."""
 
     top: Path

@@ -48,12 +48,15 @@ def current_user() -> str:
     user = os.environ.get("MREG_USER")
     if user:
         return names.validate_text(user, "MREG_USER", 256)
-    import getpass  # here: reads need no user, and it imports termios
+    # getpass.getuser()'s own steps, without importing getpass (and termios with it)
+    user = next((os.environ[v] for v in ("LOGNAME", "USER", "LNAME", "USERNAME") if os.environ.get(v)), "")
+    if not user:
+        try:
+            import pwd
 
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
+            user = pwd.getpwuid(os.getuid())[0]
+        except (ImportError, OSError, KeyError):
+            return "unknown"
     try:
         return names.validate_text(user, "the user name from USER/LOGNAME", 256)
     except InvalidInput as err:

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 
 from mreg.errors import InvalidInput
 from mreg.names import STAGES, canonical_stage, validate_model_name, validate_version
+from mreg.value import Value
 
 SCHEME = "models:/"
 # The alias charset of names.validate_alias; the reserved forms (latest, v<digits>) are read below.
 _ALIAS = r"[A-Za-z0-9_-]{1,255}"  # compiled on first use
 
 
-@dataclass(frozen=True)
-class ModelRef:
+@dataclass(frozen=True, eq=False, repr=False)
+class ModelRef(Value):
     """A parsed URI: ``name`` plus exactly one of ``version``, ``alias``, ``stage``, ``latest``."""
 
     name: str

@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli import complete
+from mreg.cli import actions, complete
 from mreg.cli.common import Json, Message, ModelName, Quiet, open_registry
 from mreg.cli.output import emit_json, message, table
-from mreg.cli.versions import lookup
 
 app = typer.Typer(help="Set, move, delete and list aliases (champion, challenger, …).", no_args_is_help=True)
 
@@ -55,11 +54,7 @@ def set_alias(
 
       mreg alias set fraud champion @challenger --expect 6
     """
-    registry = open_registry(ctx)
-    target = lookup(registry, name, version).version
-    registry.set_registered_model_alias(name, alias, target, expect=expect, message=msg)
-    if not quiet:
-        message(f"{name}@{alias} → version {target}")
+    actions.set_alias(open_registry(ctx), name, alias, version, expect=expect, msg=msg, quiet=quiet)
 
 
 @app.command("delete")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,8 +16,8 @@ from typer.main import get_command_from_info, get_group_from_info
 from typer.models import CommandInfo, TyperInfo
 
 from mreg import __version__
+from mreg.cli import finish
 from mreg.cli.options import options
-from mreg.errors import MregError
 
 # Every command, in the order `mreg --help` lists them: name → "module:attribute", a command
 # function or a noun's Typer app. A command's module is imported only when that command runs
@@ -119,15 +118,12 @@ class MregGroup(TyperGroup):
         return list(self.commands)  # the names only: listing must not build every command
 
     def invoke(self, ctx: Any) -> Any:
+        from mreg.cli.funnel import failure_code
         from mreg.cli.interrupt import interruptible
 
         try:
             with interruptible():
                 return super().invoke(ctx)
-        except MregError as err:
-            _show_traceback(ctx)
-            _error(str(err))
-            raise typer.Exit(err.exit_code) from None
         except typer.Abort as err:
             if not isinstance(err.__context__, KeyboardInterrupt):
                 raise
@@ -135,24 +131,12 @@ class MregGroup(TyperGroup):
             raise typer.Exit(130) from None
         except typer.Exit:
             raise
-        except KeyboardInterrupt:
-            _error("interrupted")
-            raise typer.Exit(130) from None
-        except BrokenPipeError:
-            raise typer.Exit(_stdout_gone()) from None
-        except Exception as err:
+        except (Exception, KeyboardInterrupt) as err:
             if getattr(err, "exit_code", None) is not None and type(err).__module__.startswith(
                 ("click", "typer")
             ):
                 raise  # usage errors: typer prints them and exits 2
-            _show_traceback(ctx)
-            if isinstance(err, OSError):
-                detail = f"{err.strerror}: {err.filename}" if err.filename else str(err)
-                detail += "".join(f"; {note}" for note in getattr(err, "__notes__", ()))
-            else:
-                detail = f"unexpected {type(err).__name__}: {err}"
-            _error(detail + ("" if _debug(ctx) else " (run with --debug for the traceback)"))
-            raise typer.Exit(1) from None
+            raise typer.Exit(failure_code(err, debug=_debug(ctx))) from None
 
     def main(
         self,
@@ -167,15 +151,7 @@ class MregGroup(TyperGroup):
         draw a box), with Click's exit code 2 and a pointer to the command's help."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
-        code = self._exit_code(args, prog_name, complete_var, windows_expand_args, **extra)
-        try:
-            # Flushed here, not at interpreter shutdown: when the reader has gone away, Python
-            # would report that flush's BrokenPipeError itself and exit 120. When stdout is a
-            # pipe it is block-buffered, so a short output meets the closed pipe only here.
-            sys.stdout.flush()
-        except BrokenPipeError:
-            code = _stdout_gone()
-        sys.exit(code)
+        finish(self._exit_code(args, prog_name, complete_var, windows_expand_args, **extra))
 
     def _exit_code(
         self,
@@ -210,28 +186,14 @@ class MregGroup(TyperGroup):
         super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
 
+def _error(text: str) -> None:
+    from mreg.cli.funnel import error
+
+    error(text)
+
+
 def _debug(ctx: Any) -> bool:
     return options(ctx).debug or os.environ.get("MREG_DEBUG", "") not in ("", "0")
-
-
-def _show_traceback(ctx: Any) -> None:
-    if _debug(ctx):
-        traceback.print_exc(file=sys.stderr)
-
-
-def _stdout_gone() -> int:
-    """The reader went away (`mreg versions list | head -1`): stop quietly, as git and the
-    coreutils do, with the code of a process killed by SIGPIPE (141). Pointing stdout at /dev/null
-    keeps any later flush, at exit too, from raising the same error again."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 141
-
-
-def _error(text: str) -> None:
-    """The one line of an error. Its text may quote a file name or stored text: escaped."""
-    from mreg.textsafe import escape_line
-
-    sys.stderr.write(f"error: {escape_line(text)}\n")
 
 
 app = typer.Typer(

@@ -5,17 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mreg.cli import complete
+from mreg.cli.actions import Field
 from mreg.cli.options import options
 from mreg.errors import IntegrityError, InvalidInput
-from mreg.textsafe import escape_line
-from mreg.uris import SCHEME
 
 if TYPE_CHECKING:
     from mreg.entities import ModelVersion
@@ -105,35 +103,6 @@ Quiet = Annotated[
 ]
 Message = Annotated[str | None, typer.Option("--message", "-m", help="Why: recorded in the model's history.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-
-
-class Field(StrEnum):
-    """What ``--field`` prints of a version: one value, for ``$(…)`` in scripts."""
-
-    path = "path"
-    version = "version"
-    digest = "digest"
-    source = "source"
-    name = "name"
-    uri = "uri"
-    stage = "stage"
-    run_id = "run_id"
-
-
-def field_value(registry: Registry, mv: ModelVersion, field: Field) -> str:
-    """The text ``--field`` prints. The path is mreg's own (inside the store) and exact; every
-    other field may hold stored text, whose control characters are escaped (``--json`` keeps them)."""
-    if field is Field.path:
-        return str(registry.artifact_path(mv))
-    if field is Field.digest:
-        value = f"sha256:{mv.artifact.digest}" if mv.artifact.digest else ""
-    elif field is Field.uri:
-        value = f"{SCHEME}{mv.name}/{mv.version}"
-    elif field is Field.stage:
-        value = mv.current_stage
-    else:
-        value = str(getattr(mv, field.value))
-    return escape_line(value)
 
 
 FieldOpt = Annotated[

@@ -12,6 +12,6 @@ install()
 
 
 def main() -> None:
-    from mreg.cli.app import main as run
+    from mreg.cli.fastpath import main as run
 
     run()

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from mreg.cli import complete
+from mreg.cli.actions import field_value
 from mreg.cli.common import (
     Description,
     DescriptionFile,
@@ -14,7 +15,6 @@ from mreg.cli.common import (
     Json,
     Message,
     Quiet,
-    field_value,
     human_size,
     open_registry,
     read_description,

@@ -7,12 +7,10 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli import complete
-from mreg.cli.common import FieldOpt, Json, Quiet, field_value, open_registry
-from mreg.cli.output import emit_json, emit_line, message
+from mreg.cli import actions, complete
+from mreg.cli.common import FieldOpt, Json, Quiet, open_registry
+from mreg.cli.output import message
 from mreg.cli.progress import byte_progress
-from mreg.textsafe import escape_line
-from mreg.uris import SCHEME
 
 Uri = Annotated[
     str,
@@ -41,22 +39,7 @@ def resolve(
 
       python serve.py --model "$(mreg resolve fraud@champion --field path)"
     """
-    registry = open_registry(ctx)
-    mv = registry.resolve(uri)
-    if field is not None:
-        emit_line(field_value(registry, mv, field))
-        return
-    path = None if mv.artifact.kind == "uri" else str(registry.artifact_path(mv))
-    if as_json:
-        emit_json({**mv.to_dict(), "uri": f"{SCHEME}{mv.name}/{mv.version}", "path": path})
-        return
-    emit_line(escape_line(f"uri      {SCHEME}{mv.name}/{mv.version}"))
-    emit_line(escape_line(f"aliases  {', '.join(mv.aliases) or 'none'}"))
-    emit_line(escape_line(f"stage    {mv.current_stage}"))
-    emit_line(escape_line(f"source   {mv.source}"))
-    if mv.artifact.digest:
-        emit_line(escape_line(f"digest   sha256:{mv.artifact.digest}"))
-    emit_line(escape_line(f"path     {path if path is not None else mv.artifact.uri}"))
+    actions.resolve(open_registry(ctx), uri, field, as_json)
 
 
 def get(

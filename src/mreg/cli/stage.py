@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from mreg.cli import complete
+from mreg.cli.actions import lookup
 from mreg.cli.common import Json, Message, Quiet, open_registry
 from mreg.cli.output import report
-from mreg.cli.versions import lookup
 
 app = typer.Typer(
     help="Move versions between the legacy stages None, Staging, Production, Archived.", no_args_is_help=True

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from mreg.cli import complete
+from mreg.cli.actions import lookup
 from mreg.cli.common import Message, ModelName, Quiet, open_registry
 from mreg.cli.output import message
-from mreg.cli.versions import lookup
 from mreg.names import parse_key_value
 
 app = typer.Typer(

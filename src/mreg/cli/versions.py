@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from mreg.cli import complete
+from mreg.cli.actions import field_value, lookup
 from mreg.cli.common import (
     VERSION_HEADERS,
     Description,
@@ -20,7 +21,6 @@ from mreg.cli.common import (
     PageToken,
     Quiet,
     Yes,
-    field_value,
     finish_listing,
     human_size,
     next_page_hint,
@@ -31,9 +31,7 @@ from mreg.cli.common import (
 )
 from mreg.cli.output import emit_json, emit_line, message, report, stdout_is_terminal, table
 from mreg.entities import ModelVersion
-from mreg.registry import Registry
 from mreg.textsafe import escape_line
-from mreg.uris import parse_version_ref
 
 app = typer.Typer(help="List, show, describe and delete model versions.", no_args_is_help=True)
 
@@ -46,11 +44,6 @@ Version = Annotated[
         autocompletion=complete.versions,
     ),
 ]
-
-
-def lookup(registry: Registry, name: str, spec: str) -> ModelVersion:
-    """The version ``spec`` names for model ``name`` (through the URI parser)."""
-    return registry.resolve(parse_version_ref(name, spec))
 
 
 @app.command("list")

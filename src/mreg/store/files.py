@@ -27,12 +27,13 @@ import stat
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mreg.errors import DamagedStore, StoreError
 
 # A parsed TOML document, before ``store.records`` checks it and gives it a type: only the
 # readers and the writer of this module and the records' parse/to_toml handle one.
+R = TypeVar("R")
 TomlTable = dict[str, Any]
 MAX_METADATA_BYTES = 1024 * 1024
 TEMP_SUFFIX = ".tmp"
@@ -208,7 +209,7 @@ def ensure_no_symlink(root: Path, path: Path) -> None:
     parts = path_text[len(root_text) + 1 :].split(os.sep)
     verified = _verified_folders.get()
     current = root_text
-    for index, part in enumerate(parts):
+    for part in parts:
         if part in ("", "..", "."):
             raise StoreError(f"refusing path {display_path(path)}: it is not a plain path")
         current = current + os.sep + part
@@ -220,7 +221,7 @@ def ensure_no_symlink(root: Path, path: Path) -> None:
             return
         if stat.S_ISLNK(mode):
             raise DamagedStore(f"refusing to follow symlink {display_path(current)} inside the store")
-        if verified is not None and index < len(parts) - 1 and stat.S_ISDIR(mode):
+        if verified is not None and stat.S_ISDIR(mode):
             verified.add(current)
 
 
@@ -339,13 +340,13 @@ def write_toml_atomic(root: Path, path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _open_regular(
-    path: Path | str, *, dir_fd: int | None = None, shown: Path | None = None
+    path: Path | str, *, dir_fd: int | None = None, shown: Path | str | None = None
 ) -> tuple[int, os.stat_result] | None:
     """An open descriptor of the regular file ``path`` (relative to ``dir_fd`` when given), never
     following a symlink and never blocking (a FIFO or a device in the store is refused, not
     opened for a read that waits forever). None when it does not exist; StoreError naming the
     file (``shown``, or ``path``) for anything that is not a regular file."""
-    shown = shown or Path(path)
+    shown = shown or path
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=dir_fd)
     except OSError as err:
@@ -513,9 +514,26 @@ def read_toml(root: Path, path: Path) -> TomlTable:
 def read_toml_many(
     root: Path, folder: Path, filenames: Iterable[str], *, errors: bool = False
 ) -> Iterator[tuple[str, TomlTable | StoreError | None]]:
+    """Read many TOML files of one folder, as ``read_toml`` would; see ``read_many``."""
+    return read_many(root, folder, filenames, _no_shortcut, errors=errors)
+
+
+def _no_shortcut(text: str) -> None:
+    return None
+
+
+def read_many(
+    root: Path,
+    folder: Path,
+    filenames: Iterable[str],
+    shortcut: Callable[[str], R | None],
+    *,
+    errors: bool = False,
+) -> Iterator[tuple[str, R | TomlTable | StoreError | None]]:
     """Read many TOML files of one folder, as ``read_toml`` would (None for a file that does
-    not exist). The folder is checked for symlinks once and each file is opened relative to it
-    without following a symlink: a search over 10,000 versions pays one open and one read each.
+    not exist), or as what ``shortcut`` makes of a file's text when it makes something of it.
+    The folder is checked for symlinks once and each file is opened relative to it without
+    following a symlink: a search over 10,000 versions pays one open and one read each.
     With ``errors``, a file that cannot be read yields its ``StoreError`` instead of raising it."""
     # Imported here: compiling its patterns costs a millisecond that single reads need not pay.
     # It accepts only lines that start with a key, a header or nothing, so a file it reads holds
@@ -538,7 +556,7 @@ def read_toml_many(
     try:
         for filename in filenames:
             try:
-                yield filename, _read_one(dir_fd, folder, filename, parse_simple_toml)
+                yield filename, _read_one(dir_fd, folder, filename, parse_simple_toml, shortcut)
             except StoreError as err:
                 if not errors:
                     raise
@@ -548,9 +566,13 @@ def read_toml_many(
 
 
 def _read_one(
-    dir_fd: int, folder: Path, filename: str, parse_simple: Callable[[str], TomlTable | None]
-) -> TomlTable | None:
-    opened = _open_regular(filename, dir_fd=dir_fd, shown=folder / filename)
+    dir_fd: int,
+    folder: Path,
+    filename: str,
+    parse_simple: Callable[[str], TomlTable | None],
+    shortcut: Callable[[str], R | None],
+) -> R | TomlTable | None:
+    opened = _open_regular(filename, dir_fd=dir_fd, shown=f"{folder}{os.sep}{filename}")
     if opened is None:
         return None
     fd, info = opened
@@ -562,6 +584,10 @@ def _read_one(
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = ""
+    if text:
+        record = shortcut(text)
+        if record is not None:
+            return record
     simple = parse_simple(text) if text else None
     return simple if simple is not None else parse_toml(folder / filename, data)
 
@@ -585,6 +611,27 @@ def read_toml_or_none(root: Path, path: Path) -> TomlTable | None:
         return read_toml(root, path)
     except FileNotFoundError:
         return None
+
+
+def list_folders(root: Path, path: Path) -> tuple[list[str], list[str]]:
+    """The folders in a folder of the store, sorted, and apart the symlinks there (which mreg
+    never follows): one ``scandir``, whose entries say what they are without an ``lstat`` each.
+    Within ``scanning``, the folders found count as checked for symlinks."""
+    ensure_no_symlink(root, path)
+    folders, links = [], []
+    verified = _verified_folders.get()
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    links.append(entry.name)
+                elif entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.name)
+                    if verified is not None:
+                        verified.add(entry.path)
+    except (FileNotFoundError, NotADirectoryError):
+        return [], []
+    return sorted(folders), sorted(links)
 
 
 def list_dir(root: Path, path: Path) -> list[str]:

@@ -19,25 +19,25 @@ from typing import Any
 # A basic string's body: characters but quote, backslash and controls (tab is allowed), and
 # escapes; written as "plain* (escape plain*)*" so that the regex engine does not backtrack.
 _PLAIN = r'[^"\\\x00-\x08\x0a-\x1f\x7f]*'
-_STRING_BODY = rf'{_PLAIN}(?:\\(?:["\\bfnrt]|u[0-9A-Fa-f]{{4}}|U[0-9A-Fa-f]{{8}}){_PLAIN})*'
-_KEY = rf'(?:[A-Za-z0-9_-]+|"{_STRING_BODY}")'
-_STRING = rf'"({_STRING_BODY})"'
+STRING_BODY = rf'{_PLAIN}(?:\\(?:["\\bfnrt]|u[0-9A-Fa-f]{{4}}|U[0-9A-Fa-f]{{8}}){_PLAIN})*'
+KEY = rf'(?:[A-Za-z0-9_-]+|"{STRING_BODY}")'
+_STRING = rf'"({STRING_BODY})"'
 # An offset date-time as tomli-w writes it (``datetime.fromisoformat`` reads it as tomllib does;
 # the lower-case ``t`` and ``z`` TOML also allows are left to tomllib).
-_DATETIME = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+DATETIME = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 # One ``key = value`` line; the value's kind is the number of the last group that matched.
-_KEY_VALUE = re.compile(
-    rf"({_KEY})[ \t]*=[ \t]*"
-    rf"(?:{_STRING}|(-?(?:0|[1-9][0-9]*))(?![0-9.eE_:-])|(true|false)|({_DATETIME}))[ \t]*\n"
+_KEY_VALUE_LINE = re.compile(
+    rf"({KEY})[ \t]*=[ \t]*"
+    rf"(?:{_STRING}|(-?(?:0|[1-9][0-9]*))(?![0-9.eE_:-])|(true|false)|({DATETIME}))[ \t]*\n"
 )
 _STRING_VALUE, _INTEGER_VALUE, _BOOLEAN_VALUE, _DATETIME_VALUE = 2, 3, 4, 5
-_HEADER = re.compile(rf"(\[\[?)({_KEY}(?:\.{_KEY})*)(\]\]?)[ \t]*\n")
-_HEADER_PART = re.compile(_KEY)
+_HEADER = re.compile(rf"(\[\[?)({KEY}(?:\.{KEY})*)(\]\]?)[ \t]*\n")
+_HEADER_PART = re.compile(KEY)
 _ESCAPE = re.compile(r'\\(["\\bfnrt]|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8})')
 _SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
-class _NotSimple(Exception):
+class NotSimple(Exception):
     """The document leaves the subset: let tomllib read it."""
 
 
@@ -47,16 +47,19 @@ def _unescape_one(match: re.Match[str]) -> str:
         return _SIMPLE_ESCAPES[code]
     value = int(code[1:], 16)
     if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF:
-        raise _NotSimple
+        raise NotSimple
     return chr(value)
 
 
-def _string(body: str) -> str:
+def unescape(body: str) -> str:
+    """A basic string's body (between the quotes) as the string it stands for."""
+    if "\\" not in body:
+        return body
     return _ESCAPE.sub(_unescape_one, body)
 
 
 def _key(text: str) -> str:
-    return _string(text[1:-1]) if text.startswith('"') else text
+    return unescape(text[1:-1]) if text.startswith('"') else text
 
 
 @functools.lru_cache(maxsize=256)
@@ -76,7 +79,7 @@ def _open_table(
         if isinstance(child, list):
             child = child[-1]
         if not isinstance(child, dict):
-            raise _NotSimple
+            raise NotSimple
         table = child
     last = path[-1]
     current = table.get(last)
@@ -84,7 +87,7 @@ def _open_table(
         if current is None:
             current = table[last] = []
         if not isinstance(current, list):
-            raise _NotSimple
+            raise NotSimple
         new: dict[str, Any] = {}
         current.append(new)
         explicit.add(id(new))
@@ -92,7 +95,7 @@ def _open_table(
     if current is None:
         current = table[last] = {}
     if not isinstance(current, dict) or id(current) in explicit:
-        raise _NotSimple
+        raise NotSimple
     explicit.add(id(current))
     return current
 
@@ -102,7 +105,7 @@ def _parse(text: str) -> dict[str, Any]:
     table = root
     explicit: set[int] = set()
     pos, end = 0, len(text)
-    key_value, header = _KEY_VALUE.match, _HEADER.match
+    key_value, header = _KEY_VALUE_LINE.match, _HEADER.match
     while pos < end:
         first = text[pos]
         if first == "\n":
@@ -111,26 +114,26 @@ def _parse(text: str) -> dict[str, Any]:
         if first == "[":
             m = header(text, pos)
             if m is None or len(m.group(1)) != len(m.group(3)):
-                raise _NotSimple
+                raise NotSimple
             table = _open_table(root, _header_path(m.group(2)), array=len(m.group(1)) == 2, explicit=explicit)
             pos = m.end()
             continue
         m = key_value(text, pos)
         if m is None:  # a comment, an indented or blank-with-spaces line, another kind of value …
-            raise _NotSimple
+            raise NotSimple
         key = m.group(1)
         if key[0] == '"':
-            key = _string(key[1:-1])
+            key = unescape(key[1:-1])
         if key in table:
-            raise _NotSimple
+            raise NotSimple
         kind = m.lastindex or 0
         value = m.group(kind)
         if kind == _STRING_VALUE:
-            table[key] = _string(value) if "\\" in value else value
+            table[key] = unescape(value) if "\\" in value else value
         elif kind == _INTEGER_VALUE:
             number = int(value) if len(value) <= 20 else None
             if number is None or not -(2**63) <= number < 2**63:
-                raise _NotSimple  # outside TOML's 64-bit range: parse_toml reports it
+                raise NotSimple  # outside TOML's 64-bit range: parse_toml reports it
             table[key] = number
         elif kind == _BOOLEAN_VALUE:
             table[key] = value == "true"
@@ -138,7 +141,7 @@ def _parse(text: str) -> dict[str, Any]:
             try:
                 table[key] = dt.datetime.fromisoformat(value)
             except ValueError:
-                raise _NotSimple from None
+                raise NotSimple from None
         pos = m.end()
     return root
 
@@ -149,5 +152,5 @@ def parse_simple_toml(text: str) -> dict[str, Any] | None:
         text += "\n"
     try:
         return _parse(text)
-    except _NotSimple:
+    except NotSimple:
         return None

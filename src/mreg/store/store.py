@@ -37,6 +37,7 @@ from mreg.store.records import (
     event_toml,
     parse_event,
     parse_version,
+    parse_written_version,
 )
 
 if TYPE_CHECKING:
@@ -282,10 +283,11 @@ class Store:
         layout = self.layout
         found: list[str] = []
         problems: list[StoreError] = []
-        for folder in files.list_dir(self.root, layout.models):
+        folders, links = files.list_folders(self.root, layout.models)  # files are no models
+        for folder in sorted([*folders, *links]) if links else folders:
             if folder.startswith("."):
                 continue
-            if os.path.islink(layout.model_dir(folder)):
+            if folder in links:
                 shown = files.display_path(layout.model_dir(folder))
                 problems.append(DamagedStore(f"refusing to follow symlink {shown} inside the store"))
                 continue
@@ -408,11 +410,14 @@ class Store:
         """As ``versions``, but a file that cannot be read yields its error instead of raising
         it (fsck reports each bad file and goes on)."""
         folder = self.layout.versions_dir(name)
-        read = files.read_toml_many(self.root, folder, [f"{n}.toml" for n in numbers], errors=True)
+        # A file exactly as the writer writes a live version is read by one pattern; others by
+        # the TOML reader and the checks of parse_version.
+        filenames = [f"{n}.toml" for n in numbers]
+        read = files.read_many(self.root, folder, filenames, parse_written_version, errors=True)
         for number, (filename, raw) in zip(numbers, read, strict=True):
             if raw is None:
                 continue
-            if isinstance(raw, MregError):
+            if isinstance(raw, MregError | VersionRecord):
                 yield number, raw
                 continue
             try:
