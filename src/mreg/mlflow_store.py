@@ -191,16 +191,13 @@ class MregRegistryStore(AbstractStore):
         self.store_uri = store_uri or f"{SCHEME}:"
         self.tracking_uri = tracking_uri
         self.path = store_path(self.store_uri)
-        self.registry()  # a URI that names no store fails here, when MLflow builds the store
-
-    def registry(self) -> Registry:
-        """The registry, opened afresh: nothing read earlier is trusted to be current."""
-        with mlflow_errors():
-            return Registry(self.path)
+        with self.call():  # a URI that names no store fails here, when MLflow builds the store
+            pass
 
     @contextlib.contextmanager
     def call(self) -> Iterator[Registry]:
-        """One store call: a fresh registry, and mreg's errors turned into MLflow's."""
+        """One store call: the registry opened afresh (nothing read by an earlier call is
+        trusted to be current), and mreg's errors turned into MLflow's."""
         with mlflow_errors():
             yield Registry(self.path)
 
