@@ -214,11 +214,11 @@ class _Source:
         except OSError as err:
             raise MregError(f"MLflow: {what}: {err}") from None
 
-    def model_names(self) -> tuple[list[str], int]:
-        """Every registered model's name (prompts left out), and how many prompts there are."""
-        found = self._search(None)
-        prompts = self._search(f"tag.`{PROMPT_TAG}` = 'true'")
-        return sorted(set(found) - set(prompts)), len(prompts)
+    def model_names(self) -> tuple[list[str], set[str]]:
+        """Every registered model's name (prompts left out), and the names of the prompts
+        (MlflowClient's search leaves them out unless the filter names their tag)."""
+        prompts = set(self._search(f"tag.`{PROMPT_TAG}` = 'true'"))
+        return sorted(set(self._search(None)) - prompts), prompts
 
     def _search(self, filter_string: str | None) -> list[str]:
         result: list[str] = []
@@ -344,15 +344,17 @@ def import_mlflow(
         if database is not None:
             uri = _copy_database(database, Path(scratch))
         source = _Source(uri)
+        everything, prompts = source.model_names()
         if models:
             wanted = []
             for name in dict.fromkeys(models):  # every name is checked before anything is written
-                if (source.model(name).tags or {}).get(PROMPT_TAG) == "true":
+                if name in prompts:
                     report.prompts_skipped += 1
                 else:
+                    source.model(name)  # NotFound for a name MLflow does not have
                     wanted.append(name)
         else:
-            wanted, report.prompts_skipped = source.model_names()
+            wanted, report.prompts_skipped = everything, len(prompts)
         for name in wanted:
             _import_model(store, source, name, report, artifacts, progress, Path(scratch))
     return report
