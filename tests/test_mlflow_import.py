@@ -116,10 +116,12 @@ def _utc_ms(ms: int) -> dt.datetime:
 
 
 def test_import_copies_models_versions_aliases_and_artifacts(
-    source: MlflowRegistry, registry: Registry, cli: Cli
+    source: MlflowRegistry, registry: Registry, cli: Cli, isolated: Path
 ) -> None:
     result = run_import(cli, registry, source.uri)
     assert result.exit_code == 0, result.stderr
+    assert sorted(os.listdir(isolated)) == [".mreg"]  # no mlflow.db or mlruns/ by default here
+    assert "INFO" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "imported 2 models, 6 versions (2 tombstones), 2 aliases; skipped 1 prompt"
     )
@@ -269,6 +271,11 @@ def test_errors_are_one_line(registry: Registry, cli: Cli, tmp_path: Path) -> No
     )
     memory = run_import(cli, registry, "sqlite://")
     assert memory.exit_code == 2 and memory.stderr.count("\n") == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = run_import(cli, registry, str(empty))
+    assert nothing.exit_code == 3 and "no MLflow file store with a model registry" in nothing.stderr
+    assert list(empty.iterdir()) == []  # MLflow would have made its folders there
 
 
 @pytest.mark.parametrize(

@@ -159,8 +159,12 @@ def _millis(value: Any) -> dt.datetime | None:
 
 @contextlib.contextmanager
 def _quiet_mlflow() -> Iterator[None]:
-    """MLflow's INFO lines (database upgrades), deprecation warnings and download bars are not
-    this command's output."""
+    """MLflow's INFO lines (database upgrades) and deprecation warnings are not this command's
+    output. MLflow sets its logger's level when it is imported, so it is imported first."""
+    try:
+        import mlflow  # noqa: F401  (here: only this command pays for MLflow)
+    except ImportError as err:
+        raise MregError(f"MLflow is not installed ({err}): pip install 'mreg[mlflow]'") from None
     loggers = [logging.getLogger(n) for n in ("mlflow", "alembic")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
@@ -175,27 +179,39 @@ def _quiet_mlflow() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _env(**values: str) -> Iterator[None]:
-    """Environment variables MLflow reads, set for the import only (unless the user set them)."""
-    added = [k for k in values if k not in os.environ]
-    for key in added:
-        os.environ[key] = values[key]
+def _env(values: dict[str, str]) -> Iterator[None]:
+    """Environment variables MLflow reads, set for the import only. The tracking and registry
+    URIs point at the source, so that nothing MLflow does falls back to its default (a
+    database in the working directory)."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        for key in added:
-            os.environ.pop(key, None)
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _check_local_store(uri: str) -> None:
+    """A file store must exist and hold a registry: MLflow creates the folders of a missing one,
+    and mreg writes nothing outside the store."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("", "file") or (parts.scheme == "" and "://" in uri):
+        return
+    path = Path(urllib.parse.unquote(parts.path) if parts.scheme == "file" else uri)
+    if not (path / "models").is_dir():
+        raise NotFound(f"no MLflow file store with a model registry at {path} (no models/ folder)")
 
 
 class _Source:
     """The MLflow registry being read, through ``MlflowClient``, with its errors as mreg's."""
 
     def __init__(self, uri: str) -> None:
-        try:
-            import mlflow  # here: only this command pays for MLflow
-            from mlflow import MlflowClient
-        except ImportError as err:
-            raise MregError(f"MLflow is not installed ({err}): pip install 'mreg[mlflow]'") from None
+        import mlflow
+        from mlflow import MlflowClient
 
         self.mlflow = mlflow
         self.uri = uri
@@ -334,37 +350,55 @@ def import_mlflow(
     history.current_user()  # refuse an unusable user name before reading anything
     store.refuse_during_merge()
     files.make_dirs(store.root, store.layout.tmp)
+    database = sqlite_path(tracking_uri)
+    if database is None:
+        _check_local_store(tracking_uri)
+    elif not database.is_file():
+        raise NotFound(f"no SQLite database at {database}")
     with (
         tempfile.TemporaryDirectory(dir=store.layout.tmp, prefix="import-") as scratch,
         _quiet_mlflow(),
-        _env(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false", MLFLOW_ALLOW_FILE_STORE="true"),
     ):
-        uri = tracking_uri
-        database = sqlite_path(tracking_uri)
-        if database is not None:
-            uri = _copy_database(database, Path(scratch))
-        source = _Source(uri)
-        everything, prompts = source.model_names()
-        if models:
-            wanted = []
-            for name in dict.fromkeys(models):  # every name is checked before anything is written
-                if name in prompts:
-                    report.prompts_skipped += 1
-                else:
-                    source.model(name)  # NotFound for a name MLflow does not have
-                    wanted.append(name)
-        else:
-            wanted, report.prompts_skipped = everything, len(prompts)
-        for name in wanted:
-            _import_model(store, source, name, report, artifacts, progress, Path(scratch))
+        uri = tracking_uri if database is None else _copy_database(database, Path(scratch))
+        settings = {
+            "MLFLOW_TRACKING_URI": uri,
+            "MLFLOW_REGISTRY_URI": uri,
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+            "MLFLOW_ALLOW_FILE_STORE": "true",  # reading one is what a migration off it needs
+        }
+        with _env(settings):
+            _import_all(store, _Source(uri), report, models, artifacts, progress, Path(scratch))
     return report
+
+
+def _import_all(
+    store: Store,
+    source: _Source,
+    report: ImportReport,
+    models: Sequence[str] | None,
+    artifacts: bool,
+    progress: ProgressFactory | None,
+    scratch: Path,
+) -> None:
+    """Every model wanted (all but prompts, or ``models``), one after the other."""
+    everything, prompts = source.model_names()
+    if models:
+        wanted = []
+        for name in dict.fromkeys(models):  # every name is checked before anything is written
+            if name in prompts:
+                report.prompts_skipped += 1
+            else:
+                source.model(name)  # NotFound for a name MLflow does not have
+                wanted.append(name)
+    else:
+        wanted, report.prompts_skipped = everything, len(prompts)
+    for name in wanted:
+        _import_model(store, source, name, report, artifacts, progress, scratch)
 
 
 def _copy_database(database: Path, scratch: Path) -> str:
     """Copy a SQLite database (and its write-ahead log, if any) into ``scratch``; the URI of
     the copy."""
-    if not database.is_file():
-        raise NotFound(f"no SQLite database at {database}")
     copy = scratch / "mlflow.db"
     try:
         shutil.copyfile(database, copy)
