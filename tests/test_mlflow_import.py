@@ -311,3 +311,31 @@ def test_file_store_env_is_not_left_behind(
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)  # the file-store fixture sets it
     assert run_import(cli, registry, sqlite_source.uri, "--no-artifacts").exit_code == 0
     assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ
+
+
+def test_what_mreg_refuses_is_reported_and_keeps_its_number_free(
+    registry: Registry, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warnings
+
+    from mlflow import MlflowClient
+
+    base = tmp_path / "odd"
+    base.mkdir()
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy's deprecations inside MLflow
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.create_registered_model("odd")
+        for n in (1, 2, 3):
+            tags = {"größe": "1"} if n == 2 else {}  # MLflow takes any word character, mreg ASCII
+            client.create_model_version("odd", f"s3://bucket/odd/{n}", tags=tags)
+        client.create_registered_model("trailing.")
+    result = run_import(cli, registry, uri, "--no-artifacts", "--json")
+    assert result.exit_code == 1
+    refused = {(p["model"], p["version"]) for p in json.loads(result.stdout)["refused"]}
+    assert refused == {("odd", 2), ("trailing.", None)}
+    assert registry.store.version_numbers("odd") == [1, 3]  # 2 is no tombstone: MLflow has it
+    assert registry.model_names() == ["odd"]
+    assert result.stderr.startswith("error: 2 item(s) refused")

@@ -46,6 +46,8 @@ PROMPT_TAG = "mlflow.prompt.is_prompt"
 UNKNOWN_USER = "unknown"  # MLflow records no creator for models, and often none for versions
 IMPORTED = "imported"
 REASON = "imported from MLflow"
+# The folder of an MLflow file store (not of the mreg store) that holds its model registry.
+MLFLOW_FILE_STORE_REGISTRY = "models"
 
 # What the caller gives to watch an artifact being hashed in: (description, local path) → a
 # context holding the byte callback, or None for no bar.
@@ -202,7 +204,7 @@ def _check_local_store(uri: str) -> None:
     if parts.scheme not in ("", "file") or (parts.scheme == "" and "://" in uri):
         return
     path = Path(urllib.parse.unquote(parts.path) if parts.scheme == "file" else uri)
-    if not (path / "models").is_dir():
+    if not (path / MLFLOW_FILE_STORE_REGISTRY).is_dir():
         raise NotFound(f"no MLflow file store with a model registry at {path} (no models/ folder)")
 
 
@@ -458,18 +460,22 @@ def _import_model(
             conflict("description or tags differ from MLflow's (this store keeps its own)")
 
     incoming: dict[int, _Incoming] = {}
+    refused: set[int] = set()  # live in MLflow: not a gap, and left for a later run
     for mv in source.versions(name):
         number = int(mv.version)
         try:
             incoming[number] = _Incoming(number, _version_record(mv), str(mv.status or "READY"))
         except InvalidInput as err:
             refuse(str(err), number)
-    highest = max(incoming, default=0)
+            refused.add(number)
+    highest = max([*incoming, *refused], default=0)
     here = dict(store.versions(name, store.version_numbers(name))) if existing is not None else {}
     new: list[_Incoming] = []
     gaps: list[int] = []
     for number in range(1, highest + 1):
         theirs, ours = incoming.get(number), here.get(number)
+        if number in refused:
+            continue
         if theirs is None:
             if ours is None:
                 gaps.append(number)
@@ -494,7 +500,7 @@ def _import_model(
                 stored.append(_with_artifact(store, source, name, item, artifacts, progress, scratch))
             except MregError as err:
                 refuse(f"artifact not imported: {err}", item.number)
-        _write_model(store, source, name, model, existing is None, stored, gaps, rm, report)
+        _write_model(store, name, model, existing is None, stored, gaps, rm, report)
 
 
 def _with_artifact(
@@ -526,7 +532,6 @@ def _with_artifact(
 
 def _write_model(
     store: Store,
-    source: _Source,
     name: str,
     model: ModelRecord,
     create: bool,
