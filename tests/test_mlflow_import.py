@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -339,3 +340,36 @@ def test_what_mreg_refuses_is_reported_and_keeps_its_number_free(
     assert registry.store.version_numbers("odd") == [1, 3]  # 2 is no tombstone: MLflow has it
     assert registry.model_names() == ["odd"]
     assert result.stderr.startswith("error: 2 item(s) refused")
+
+
+def test_a_progress_bar_only_for_a_person_watching(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from mreg.cli import imports, progress
+
+    assert imports._bar_factory(False) is None  # the tests' output is no terminal
+    monkeypatch.setattr(imports, "watched", lambda quiet: not quiet)
+    monkeypatch.setattr(progress, "watched", lambda quiet: not quiet)
+    assert imports._bar_factory(True) is None  # --json
+    factory = imports._bar_factory(False)
+    assert factory is not None
+    big = tmp_path / "big.bin"
+    with big.open("wb") as handle:
+        handle.truncate(progress.THRESHOLD)
+    drawn: list[tuple[str, int]] = []
+
+    class FakeRender:
+        @staticmethod
+        def byte_progress(description: str, total: int) -> Any:
+            import contextlib
+
+            drawn.append((description, total))
+            return contextlib.nullcontext(lambda n: None)
+
+    import mreg.cli
+
+    monkeypatch.setitem(sys.modules, "mreg.cli.render", FakeRender)
+    monkeypatch.setattr(mreg.cli, "render", FakeRender, raising=False)  # if imported already
+    with factory("Hashing fraud version 1", tmp_path / "missing") as advance:
+        assert advance is None  # no size known, no bar
+    with factory("Hashing fraud version 1", big) as advance:
+        assert advance is not None
+    assert drawn == [("Hashing fraud version 1", progress.THRESHOLD)]
