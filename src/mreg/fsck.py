@@ -71,6 +71,7 @@ KNOWN_ACTIONS = frozenset(
         "alias_set",
         "alias_moved",
         "alias_deleted",
+        "imported",
     }
 )
 _EVENT_ID_RE = re.compile(r"(?P<time>\d{8}T\d{6}\.\d{6}Z)-[0-9a-f]{6}")
@@ -454,7 +455,7 @@ def check_history(scan: Scan) -> Iterator[Finding]:
             continue
         registered: dict[int, str] = {}
         for path, event in model.events:
-            if event.action == "version_registered" and event.version is not None:
+            if event.action in ("version_registered", "imported") and event.version is not None:
                 yield from _check_registration(scan, model, path, event, registered)
             if event.action not in KNOWN_ACTIONS:
                 yield scan.finding(

@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "pull": "mreg.cli.transfer:pull",
     "remote": "mreg.cli.remote:app",
     "hooks": "mreg.cli.hooks:app",
+    "import": "mreg.cli.imports:app",
     "models": "mreg.cli.models:app",
     "versions": "mreg.cli.versions:app",
     "alias": "mreg.cli.alias:app",

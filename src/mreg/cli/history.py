@@ -34,6 +34,7 @@ def describe(event: Event) -> str:
         "alias_set": f"@{event.alias} → {new}",
         "alias_moved": f"@{event.alias} {old} → {new}",
         "alias_deleted": f"@{event.alias} removed (was {old})",
+        "imported": f"version {v} imported from {old}" if v is not None else f"model imported from {old}",
     }.get(a, a)
     if event.reason:
         text += f" [{event.reason}]"
