@@ -79,7 +79,7 @@ def test_mlflow_server_answers_from_the_store(registry: Registry, model_dir: Pat
             try:
                 found = get_json(f"{base}/registered-models/search")
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):  # not up yet, or busy
                 time.sleep(0.5)
         else:
             pytest.fail("mlflow server did not answer: " + (tmp_path / "server.log").read_text())
