@@ -214,9 +214,9 @@ def main() -> int:
             size = f"{options.big_mib:,} MiB"
             rows += [
                 {"what": f"mreg push, one {size} file", "seconds": push_big},
-                {"what": f"boto3 upload_file, same file", "seconds": boto_up},
+                {"what": "boto3 upload_file, same file", "seconds": boto_up},
                 {"what": f"mreg pull, one {size} file", "seconds": pull_big},
-                {"what": f"boto3 download_file, same file", "seconds": boto_down},
+                {"what": "boto3 download_file, same file", "seconds": boto_down},
             ]
             ratio = median(push_big) / median(boto_up)
             budgets.append(
@@ -246,7 +246,7 @@ def main() -> int:
                     "what": f"mreg push, a folder of {options.files:,} files (default --jobs)",
                     "seconds": parallel,
                 },
-                {"what": f"mreg push --jobs 1, the same folder", "seconds": serial},
+                {"what": "mreg push --jobs 1, the same folder", "seconds": serial},
             ]
             ratio = median(serial) / median(parallel)
             budgets.append(("folder push: --jobs 1 ÷ default jobs", f"{ratio:.2f}×", "≥ 4×", ratio >= 4))
