@@ -26,7 +26,7 @@ from mreg.store.objects import CHUNK, FileEntry, ObjectBackend, Progress
 LISTING_THRESHOLD = 16
 """Above this many objects, one listing of the remote beats a request per object."""
 
-DEFAULT_TIMEOUT = 20.0
+DEFAULT_TIMEOUT = 60.0
 """Seconds to wait for an object store to connect, or to send the next bytes of an answer."""
 TIMEOUT_ENV = "MREG_REMOTE_TIMEOUT"
 # Tries of one request: botocore's (each waits up to the timeout) times s3fs's own around them.
@@ -304,7 +304,19 @@ class RemoteObjects(ObjectBackend):
 
             callback = _Advance()
         kwargs: dict[str, Any] = {} if callback is None else {"callback": callback}
-        self.fs.put_file(os.fspath(source), self.key(entry.sha256), **kwargs)
+        key = self.key(entry.sha256)
+        try:
+            self.fs.put_file(os.fspath(source), key, **kwargs)
+        except Exception:
+            # A CompleteMultipartUpload that timed out may have completed all the same: its retry
+            # then fails with NoSuchUpload. The object under its final name with the right size
+            # is the one uploaded (names are sha256s, and an object appears only when complete).
+            try:
+                done = int(self.fs.info(key).get("size", -1)) == entry.size
+            except Exception:
+                done = False
+            if not done:
+                raise
 
     def remove(self, sha256: str) -> None:
         """Delete one object (tests and repairs; mreg never deletes from a remote on its own)."""
