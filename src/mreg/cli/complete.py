@@ -95,6 +95,13 @@ def model_names(ctx: typer.Context, incomplete: str) -> Candidates:
 
 
 @_safely
+def remote_names(ctx: typer.Context, incomplete: str) -> Candidates:
+    """Configured remote names, read from config.toml itself (no remote is contacted)."""
+    config = _registry(ctx).store.config
+    return [(name, record.url or "") for name, record in config.remotes if name.startswith(incomplete)]
+
+
+@_safely
 def versions(ctx: typer.Context, incomplete: str) -> Candidates:
     """Versions of the model named earlier on the line: numbers, latest, stages, @ALIAS."""
     name = _given(ctx, "name")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from mreg.cli import complete
 from mreg.cli.common import Json, open_registry
 from mreg.cli.output import emit_json, emit_line, message
 from mreg.errors import IntegrityError, InvalidInput
@@ -34,7 +35,11 @@ def fsck(
     ] = False,
     name: Annotated[
         str | None,
-        typer.Argument(help="The remote --remote checks (default: the default remote).", show_default=False),
+        typer.Argument(
+            help="The remote --remote checks (default: the default remote).",
+            show_default=False,
+            autocompletion=complete.remote_names,
+        ),
     ] = None,
 ) -> None:
     """Check the store for damage: unreadable files, broken references, missing objects.

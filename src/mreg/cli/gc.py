@@ -38,7 +38,7 @@ def gc(
 
       mreg gc --yes
 
-      mreg gc --pushed --yes   # free disk space: objects on the default remote come back on use
+      mreg gc --pushed --yes   # objects on the remote come back on use
     """
     report = open_registry(ctx).gc(delete=yes, pushed=pushed)
     if as_json:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from mreg.cli import complete
 from mreg.cli.common import Json, open_registry
 from mreg.cli.output import emit_json, message, table
 
@@ -16,7 +17,11 @@ app = typer.Typer(
 
 Name = Annotated[
     str,
-    typer.Argument(help="The remote's name: lowercase letters, digits, '_' and '-'.", show_default=False),
+    typer.Argument(
+        help="The remote's name: lowercase letters, digits, '_' and '-'.",
+        show_default=False,
+        autocompletion=complete.remote_names,
+    ),
 ]
 
 
@@ -27,7 +32,7 @@ def add(
     url: Annotated[
         str,
         typer.Argument(
-            help="s3://BUCKET[/PREFIX], gs://…, az://…, a folder path, or any fsspec URL.",
+            help="s3://BUCKET/PREFIX, gs://…, az://…, a folder path, or any fsspec URL.",
             show_default=False,
         ),
     ],

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mreg.cli import complete
-from mreg.cli.common import Json, Quiet, human_size, open_registry
+from mreg.cli.common import Json, human_size, open_registry
 from mreg.cli.output import emit_json, message
 from mreg.cli.progress import watched
 from mreg.errors import InvalidInput
@@ -35,8 +35,8 @@ Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, help="Objects
 
 
 @contextmanager
-def _progress(description: str, quiet: bool, as_json: bool) -> Iterator[TransferProgress | None]:
-    if as_json or not watched(quiet):
+def _progress(description: str, as_json: bool) -> Iterator[TransferProgress | None]:
+    if as_json or not watched(False):
         yield None
         return
     from mreg.cli import render
@@ -51,10 +51,10 @@ def _refs(refs: list[str] | None, every: bool) -> list[str] | None:
     return refs or None
 
 
-def _finish(report: TransferReport, verb: str, as_json: bool, quiet: bool) -> None:
+def _finish(report: TransferReport, verb: str, as_json: bool) -> None:
     if as_json:
         emit_json(report.to_dict())
-    elif not quiet:
+    else:
         message(
             f"{verb} {len(report.done)} object(s) ({human_size(report.bytes)}) "
             f"{'to' if report.direction == 'push' else 'from'} {report.remote}, "
@@ -71,7 +71,6 @@ def push(
     every: AllOpt = False,
     jobs: Jobs = 8,
     as_json: Json = False,
-    quiet: Quiet = False,
 ) -> None:
     """Upload the objects of versions to a remote, skipping those already there.
 
@@ -87,9 +86,9 @@ def push(
     """
     registry = open_registry(ctx)
     wanted = _refs(refs, every)
-    with _progress("Pushing", quiet, as_json) as progress:
+    with _progress("Pushing", as_json) as progress:
         report = registry.push(wanted, remote=remote, jobs=jobs, progress=progress)
-    _finish(report, "Pushed", as_json, quiet)
+    _finish(report, "Pushed", as_json)
 
 
 def pull(
@@ -99,7 +98,6 @@ def pull(
     every: AllOpt = False,
     jobs: Jobs = 8,
     as_json: Json = False,
-    quiet: Quiet = False,
 ) -> None:
     """Fetch the objects of versions from a remote, checking each sha256 on the way in.
 
@@ -115,6 +113,6 @@ def pull(
     """
     registry = open_registry(ctx)
     wanted = _refs(refs, every)
-    with _progress("Pulling", quiet, as_json) as progress:
+    with _progress("Pulling", as_json) as progress:
         report = registry.pull(wanted, remote=remote, jobs=jobs, progress=progress)
-    _finish(report, "Pulled", as_json, quiet)
+    _finish(report, "Pulled", as_json)
