@@ -51,6 +51,8 @@ ENVIRONMENT_EXTRA = {
     "MREG_USER": "The name recorded as the author of every change (versions, aliases, history) "
     "[default: the login name].",
     "MREG_DEBUG": "Any value but empty or 0: show the traceback of an error, as --debug does.",
+    "MREG_REMOTE_TIMEOUT": "Seconds to wait for an S3 remote to connect or to go on answering "
+    "(default 60); a request is tried at most 4 times.",
     "NO_COLOR": "Any value: no colours in tables and messages (https://no-color.org).",
 }
 EXIT_MEANINGS = {

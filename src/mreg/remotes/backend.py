@@ -17,7 +17,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from mreg.errors import IntegrityError, MregError, RemoteError
+from mreg.errors import IntegrityError, InvalidInput, MregError, RemoteError
 from mreg.remotes.config import OBJECT_STORES, Remote, folder_of, protocol_of
 from mreg.store import files
 from mreg.store.layout import REMOTE_OBJECTS, remote_blob_digest, remote_blob_key
@@ -25,6 +25,32 @@ from mreg.store.objects import CHUNK, FileEntry, ObjectBackend, Progress
 
 LISTING_THRESHOLD = 16
 """Above this many objects, one listing of the remote beats a request per object."""
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds to wait for an object store to connect, or to send the next bytes of an answer."""
+TIMEOUT_ENV = "MREG_REMOTE_TIMEOUT"
+# Tries of one request: botocore's (each waits up to the timeout) times s3fs's own around them.
+# Their defaults (5 each, with a 15 s read timeout) kept a command waiting on a server that
+# accepts connections and never answers for over six minutes; here at most 4 times the timeout.
+BOTOCORE_ATTEMPTS = 2
+S3FS_RETRIES = 2
+
+
+def remote_timeout() -> float:
+    """``MREG_REMOTE_TIMEOUT`` (seconds, above 0 and at most an hour), else ``DEFAULT_TIMEOUT``;
+    InvalidInput for anything else."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise InvalidInput(
+            f"{TIMEOUT_ENV} must be a number of seconds above 0 and at most 3600, not {raw[:40]!r}"
+        )
+    return value
 
 
 def describe(sha256: str) -> str:
@@ -90,7 +116,13 @@ class RemoteObjects(ObjectBackend):
         name, extra, package = OBJECT_STORES.get(self.protocol, (self.protocol, "", ""))
         options: dict[str, Any] = {"skip_instance_cache": True}
         if name == "s3":
+            timeout = remote_timeout()
             options["use_listings_cache"] = False
+            options["config_kwargs"] = {
+                "connect_timeout": timeout,
+                "read_timeout": timeout,
+                "retries": {"mode": "standard", "max_attempts": BOTOCORE_ATTEMPTS},
+            }
             if self.remote.endpoint_url:
                 options["endpoint_url"] = self.remote.endpoint_url
             if self.remote.profile:
@@ -100,6 +132,8 @@ class RemoteObjects(ObjectBackend):
         try:
             cls = fsspec.get_filesystem_class(name)
             fs = cls(**options)
+            if name == "s3":
+                fs.retries = S3FS_RETRIES
         except ImportError as err:
             need = package or (getattr(err, "name", None) or "its fsspec package")
             hint = f"pip install 'mreg[{extra}]'" if extra else f"pip install {need}"
@@ -270,7 +304,19 @@ class RemoteObjects(ObjectBackend):
 
             callback = _Advance()
         kwargs: dict[str, Any] = {} if callback is None else {"callback": callback}
-        self.fs.put_file(os.fspath(source), self.key(entry.sha256), **kwargs)
+        key = self.key(entry.sha256)
+        try:
+            self.fs.put_file(os.fspath(source), key, **kwargs)
+        except Exception:
+            # A CompleteMultipartUpload that timed out may have completed all the same: its retry
+            # then fails with NoSuchUpload. The object under its final name with the right size
+            # is the one uploaded (names are sha256s, and an object appears only when complete).
+            try:
+                done = int(self.fs.info(key).get("size", -1)) == entry.size
+            except Exception:
+                done = False
+            if not done:
+                raise
 
     def remove(self, sha256: str) -> None:
         """Delete one object (tests and repairs; mreg never deletes from a remote on its own)."""

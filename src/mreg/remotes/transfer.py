@@ -119,19 +119,34 @@ def entries_of_versions(artifacts: Iterable[Artifact]) -> list[FileEntry]:
     return list(found.values())
 
 
+class TransferStopped(Exception):
+    """Raised inside a worker when the transfer is being stopped (Ctrl-C): an Exception, so that
+    s3fs aborts a multipart upload in flight instead of leaving it to finish."""
+
+
 def _run(
     jobs: int, todo: list[FileEntry], work: Any, report: TransferReport, progress: TransferProgress | None
 ) -> None:
+    """Run ``work(entry, advance)`` for each of ``todo`` on ``jobs`` threads. The calling thread
+    only waits, so that Ctrl-C there stops the workers at their next chunk (each removes what it
+    had half-written) and then unwinds, instead of waiting for every transfer to finish."""
     lock = threading.Lock()
+    stop = threading.Event()
 
     def advance(n: int) -> None:
+        if stop.is_set():
+            raise TransferStopped("interrupted")
         if progress is not None:
             progress.advance(n)
 
     def one(entry: FileEntry) -> None:
+        if stop.is_set():
+            return
         try:
             work(entry, advance)
         except MregError as err:
+            if stop.is_set():
+                return
             with lock:
                 report.failed.append((entry, err))
         else:
@@ -144,13 +159,17 @@ def _run(
 
     if progress is not None:
         progress.start(len(todo), sum(e.size for e in todo))
-    if jobs == 1 or len(todo) <= 1:
-        for entry in todo:
-            one(entry)
+    if not todo:
         return
-    with ThreadPoolExecutor(max_workers=min(jobs, len(todo)), thread_name_prefix="mreg-transfer") as pool:
-        for _ in pool.map(one, todo):
-            pass
+    pool = ThreadPoolExecutor(max_workers=min(jobs, len(todo)), thread_name_prefix="mreg-transfer")
+    try:
+        for future in [pool.submit(one, entry) for entry in todo]:
+            future.result()
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def push(

@@ -1,0 +1,331 @@
+"""Time `mreg push` and `mreg pull` against an S3 server on loopback, next to boto3.
+
+The budgets (docs/remotes.md):
+
+- push and pull of a 1 GiB file: within 1.5x of boto3's ``upload_file`` / ``download_file`` of
+  the same file, with boto3's default multipart threads;
+- a 1,000-file folder artifact: pushing with the default ``--jobs`` at least 4x faster than with
+  ``--jobs 1``;
+- ``mreg push`` when the remote holds everything already, on 1,000 versions: under 2 s.
+
+The S3 server is moto's, started in a process of its own on 127.0.0.1 (so that its work does not
+share an interpreter with what is timed). Every timed command is a whole process, interpreter
+start-up included, boto3's too (``python -c "import boto3; …"``). Before each timed push the
+objects are deleted from the bucket, and before each timed pull from the local store, so every
+run transfers everything. mreg checks every byte's sha256 and fsyncs what it pulls; boto3 does
+neither, so the ratios include that.
+
+    python benchmarks/remotes.py                     # the full run: about 5 minutes
+    python benchmarks/remotes.py --big-mib 64 --files 200 --versions 200 --runs 1   # quick
+    python benchmarks/remotes.py --json results.json
+
+Needs the test extra (moto[server], boto3, s3fs). The exit status is 1 when a budget is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+BUCKET = "mreg-bench"
+SERVER_PID: list[int] = []  # the S3 server's process, whose CPU time tells when it is the bottleneck
+
+
+def server_cpu() -> float:
+    """CPU seconds the S3 server's process has used so far (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{SERVER_PID[-1]}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def s3_server() -> Iterator[dict[str, str]]:
+    """A moto S3 server in a child process; yields the environment that points clients at it."""
+    port = free_port()
+    code = (
+        "import sys, time\n"
+        "from moto.server import ThreadedMotoServer\n"
+        f"server = ThreadedMotoServer(ip_address='127.0.0.1', port={port}, verbose=False)\n"
+        "server.start()\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+        "server.stop()\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # its request log, a line per request, would bury the results
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        if server.stdout.readline().strip() != "ready":
+            raise SystemExit("the S3 server did not start")
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        SERVER_PID.append(server.pid)
+        yield env
+    finally:
+        if server.stdin is not None:
+            server.stdin.close()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def boto3_client(env: dict[str, str]):  # type: ignore[no-untyped-def]
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+
+def empty_bucket(client, prefix: str = "") -> None:  # type: ignore[no-untyped-def]
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=BUCKET, Prefix=prefix):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=BUCKET, Delete={"Objects": keys})
+
+
+def mreg_command() -> list[str]:
+    script = Path(sys.executable).with_name("mreg")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "mreg"]
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+    return elapsed
+
+
+def timed(runs: int, before, args: list[str], env: dict[str, str], cwd: Path) -> list[float]:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        before()
+        times.append(run(args, env, cwd))
+    return times
+
+
+def drop_objects(project: Path) -> None:
+    objects = project / ".mreg" / "objects"
+    for child in objects.iterdir():
+        shutil.rmtree(child)
+    shutil.rmtree(project / ".mreg" / "cache", ignore_errors=True)
+
+
+def random_file(path: Path, size: int) -> None:
+    chunk = 8 * 1024 * 1024
+    with open(path, "wb") as out:
+        left = size
+        while left:
+            n = min(chunk, left)
+            out.write(os.urandom(n))
+            left -= n
+
+
+def project(base: Path, name: str, env: dict[str, str]) -> Path:
+    folder = base / name
+    folder.mkdir()
+    mreg = mreg_command()
+    run([*mreg, "init"], env, folder)
+    run([*mreg, "remote", "add", "bench", f"s3://{BUCKET}/{name}", "--default"], env, folder)
+    return folder
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--big-mib", type=int, default=1024, help="Size of the large file (MiB).")
+    parser.add_argument("--files", type=int, default=1000, help="Files in the folder artifact.")
+    parser.add_argument("--file-kib", type=int, default=16, help="Size of each file of the folder (KiB).")
+    parser.add_argument("--versions", type=int, default=1000, help="Versions for the no-op push.")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="Timed runs per command (the median is reported)."
+    )
+    parser.add_argument("--work", type=Path, help="Work folder (default: a temporary one, deleted).")
+    parser.add_argument("--json", type=Path, help="Write every figure to this file.")
+    options = parser.parse_args()
+
+    work = options.work or Path(tempfile.mkdtemp(prefix="mreg-remote-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    mreg = mreg_command()
+    rows: list[dict[str, object]] = []
+    budgets: list[tuple[str, str, str, bool]] = []
+    notes: list[str] = []
+    load_at_start = os.getloadavg()[0]
+    try:
+        with s3_server() as env:
+            client = boto3_client(env)
+            client.create_bucket(Bucket=BUCKET)
+
+            # 1. A large file: push and pull against boto3's upload_file and download_file.
+            big = work / "big.bin"
+            random_file(big, options.big_mib * 1024 * 1024)
+            one = project(work, "big", env)
+            run([*mreg, "register", str(big), "--name", "big"], env, one)
+            upload = (
+                "import boto3, sys; boto3.client('s3').upload_file(sys.argv[1], sys.argv[2], sys.argv[3])"
+            )
+            download = (
+                "import boto3, sys; boto3.client('s3').download_file(sys.argv[2], sys.argv[3], sys.argv[1])"
+            )
+            copy = work / "big.copy"
+            push_big = timed(options.runs, lambda: empty_bucket(client, "big/"), [*mreg, "push"], env, one)
+            boto_up = timed(
+                options.runs,
+                lambda: empty_bucket(client, "boto/"),
+                [sys.executable, "-c", upload, str(big), BUCKET, "boto/big.bin"],
+                env,
+                work,
+            )
+            pull_big = timed(options.runs, lambda: drop_objects(one), [*mreg, "pull"], env, one)
+            boto_down = timed(
+                options.runs,
+                lambda: copy.unlink(missing_ok=True),
+                [sys.executable, "-c", download, str(copy), BUCKET, "boto/big.bin"],
+                env,
+                work,
+            )
+            size = f"{options.big_mib:,} MiB"
+            rows += [
+                {"what": f"mreg push, one {size} file", "seconds": push_big},
+                {"what": "boto3 upload_file, same file", "seconds": boto_up},
+                {"what": f"mreg pull, one {size} file", "seconds": pull_big},
+                {"what": "boto3 download_file, same file", "seconds": boto_down},
+            ]
+            ratio = median(push_big) / median(boto_up)
+            budgets.append(
+                ("push of the large file ÷ boto3 upload_file", f"{ratio:.2f}×", "≤ 1.5×", ratio <= 1.5)
+            )
+            ratio = median(pull_big) / median(boto_down)
+            budgets.append(
+                ("pull of the large file ÷ boto3 download_file", f"{ratio:.2f}×", "≤ 1.5×", ratio <= 1.5)
+            )
+            big.unlink()
+            copy.unlink(missing_ok=True)
+            empty_bucket(client)
+
+            # 2. A folder of many small files: default jobs against --jobs 1.
+            folder = work / "folder"
+            folder.mkdir()
+            for i in range(options.files):
+                (folder / f"part-{i:05d}.bin").write_bytes(os.urandom(options.file_kib * 1024))
+            many = project(work, "many", env)
+            run([*mreg, "register", str(folder), "--name", "many"], env, many)
+            cpu_before = server_cpu()
+            parallel = timed(options.runs, lambda: empty_bucket(client, "many/"), [*mreg, "push"], env, many)
+            server_share = (server_cpu() - cpu_before) / options.runs
+            serial = timed(
+                options.runs, lambda: empty_bucket(client, "many/"), [*mreg, "push", "--jobs", "1"], env, many
+            )
+            rows += [
+                {
+                    "what": f"mreg push, a folder of {options.files:,} files (default --jobs)",
+                    "seconds": parallel,
+                },
+                {"what": "mreg push --jobs 1, the same folder", "seconds": serial},
+            ]
+            # On a small machine the loopback server, not mreg, caps what parallel jobs gain: a
+            # Python process serving one request at a time under its GIL. Its CPU time per push
+            # (which includes emptying the bucket before each run) next to the push's wall time
+            # shows when it is the bottleneck.
+            notes.append(
+                f"S3 server CPU per default-jobs folder push (emptying the bucket included): "
+                f"{server_share:.2f} s, against a median wall time of {median(parallel):.2f} s"
+            )
+            ratio = median(serial) / median(parallel)
+            budgets.append(("folder push: --jobs 1 ÷ default jobs", f"{ratio:.2f}×", "≥ 4×", ratio >= 4))
+            shutil.rmtree(folder)
+
+            # 3. Nothing to do: a push of many versions the remote holds already.
+            store = project(work, "noop", env)
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+            from mreg import Registry
+
+            registry = Registry(store)
+            source = work / "small.bin"
+            for i in range(options.versions):
+                source.write_bytes(os.urandom(256))
+                registry.create_model_version(f"m{i % 10}", str(source))
+            run([*mreg, "push"], env, store)
+            noop = timed(options.runs, lambda: None, [*mreg, "push"], env, store)
+            rows.append({"what": f"mreg push with all {options.versions:,} versions there", "seconds": noop})
+            budgets.append(
+                (
+                    f"push of {options.versions:,} versions already there",
+                    f"{median(noop) * 1000:,.0f} ms",
+                    "< 2,000 ms",
+                    median(noop) < 2,
+                )
+            )
+    finally:
+        if options.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+    print(
+        f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; load average {load_at_start:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end; "
+        f"{options.runs} runs each, medians.\n"
+    )
+    print("| command | median | runs |\n|---|---|---|")
+    for row in rows:
+        seconds = row["seconds"]
+        assert isinstance(seconds, list)
+        print(f"| {row['what']} | {median(seconds):.2f} s | {', '.join(f'{s:.2f}' for s in seconds)} |")
+    print("\n| budget | measured | limit | met |\n|---|---|---|---|")
+    for what, measured, limit, met in budgets:
+        print(f"| {what} | {measured} | {limit} | {'yes' if met else '**no**'} |")
+    for note in notes:
+        print(f"\n{note}")
+    if options.json:
+        options.json.write_text(
+            json.dumps({"rows": rows, "budgets": [list(b) for b in budgets], "notes": notes}, indent=2) + "\n"
+        )
+    return 0 if all(b[3] for b in budgets) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
