@@ -9,7 +9,7 @@ file; this module decides what changes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +65,7 @@ class Registry(QueryMethods, RemoteMethods):
 
     @staticmethod
     def _version_entity(name: str, n: int, record: VersionRecord, aliases: dict[str, int]) -> ModelVersion:
-        return record.entity(name, n, tuple(sorted(a for a, v in aliases.items() if v == n)))
+        return record.entity(name, n, sorted(a for a, v in aliases.items() if v == n))
 
     def _latest_per_stage(
         self, name: str, aliases: dict[str, int], stages: Iterable[str] | None = None
@@ -81,7 +81,7 @@ class Registry(QueryMethods, RemoteMethods):
         aliases = self.store.aliases(name)
         newest = [next(self.store.live_versions_descending(name), None)] if newest_only else []
         latest = [self._version_entity(name, *v, aliases) for v in newest if v is not None]
-        return record.entity(name, aliases, tuple(latest or self._latest_per_stage(name, aliases)))
+        return record.entity(name, aliases, latest or self._latest_per_stage(name, aliases))
 
     def model_names(self) -> list[str]:
         """Every registered model's name, sorted."""
@@ -92,7 +92,7 @@ class Registry(QueryMethods, RemoteMethods):
     def create_registered_model(
         self,
         name: str,
-        tags: dict[str, str] | None = None,
+        tags: Mapping[str, Any] | None = None,
         description: str | None = None,
         *,
         message: str | None = None,
@@ -178,12 +178,12 @@ class Registry(QueryMethods, RemoteMethods):
     # ------------------------------------------------------------------------------ model tags
 
     def set_registered_model_tag(
-        self, name: str, key: str, value: str, *, message: str | None = None
+        self, name: str, key: str, value: Any, *, message: str | None = None
     ) -> None:
         self.set_registered_model_tags(name, {key: value}, message=message)
 
     def set_registered_model_tags(
-        self, name: str, tags: dict[str, str], *, message: str | None = None
+        self, name: str, tags: Mapping[str, Any], *, message: str | None = None
     ) -> None:
         """Set several tags of a model in one step."""
         names.validate_model_name(name)
@@ -235,7 +235,7 @@ class Registry(QueryMethods, RemoteMethods):
         name: str,
         source: str | os.PathLike[str],
         run_id: str | None = None,
-        tags: dict[str, str] | None = None,
+        tags: Mapping[str, Any] | None = None,
         run_link: str | None = None,
         description: str | None = None,
         *,
@@ -374,12 +374,12 @@ class Registry(QueryMethods, RemoteMethods):
     # ------------------------------------------------------------------------------ version tags
 
     def set_model_version_tag(
-        self, name: str, version: int | str, key: str, value: str, *, message: str | None = None
+        self, name: str, version: int | str, key: str, value: Any, *, message: str | None = None
     ) -> None:
         self.set_model_version_tags(name, version, {key: value}, message=message)
 
     def set_model_version_tags(
-        self, name: str, version: int | str, tags: dict[str, str], *, message: str | None = None
+        self, name: str, version: int | str, tags: Mapping[str, Any], *, message: str | None = None
     ) -> None:
         names.validate_model_name(name)
         number = names.validate_version(version)

@@ -93,7 +93,7 @@ def version_row(mv: ModelVersion, *, with_name: bool) -> list[str]:
         short_time(mv.created_at),
         mv.user_id,
         human_size(mv.artifact.size) if mv.artifact.kind != "uri" else "ref",
-        mv.run_id,
+        mv.run_id or "",
     ]
 
 
@@ -132,7 +132,8 @@ def field_value(registry: Registry, mv: ModelVersion, field: Field) -> str:
     elif field is Field.stage:
         value = mv.current_stage
     else:
-        value = str(getattr(mv, field.value))
+        found = getattr(mv, field.value)
+        value = "" if found is None else str(found)  # an unset run id prints an empty line
     return escape_line(value)
 
 
