@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mreg import history, names
+from mreg import history, names, sources
 from mreg.entities import Event, Lineage, ModelVersion, RegisteredModel
 from mreg.errors import AlreadyExists, Conflict, InvalidInput, MregError, NotFound
 from mreg.registry_queries import QueryMethods
@@ -21,7 +21,7 @@ from mreg.registry_remotes import RemoteMethods
 from mreg.store import files, store
 from mreg.store.records import ModelRecord, Tombstone, VersionRecord
 from mreg.store.store import Store
-from mreg.uris import ModelRef, parse_model_uri
+from mreg.uris import SCHEME, ModelRef, parse_model_uri
 
 if TYPE_CHECKING:  # imported by the methods that need them: no other command pays for them
     from mreg.fsck import Finding
@@ -238,13 +238,19 @@ class Registry(QueryMethods, RemoteMethods):
         tags: Mapping[str, Any] | None = None,
         run_link: str | None = None,
         description: str | None = None,
+        await_creation_for: int | None = None,
+        model_id: str | None = None,
         *,
+        local_model_path: str | os.PathLike[str] | None = None,
         aliases: Iterable[str] = (),
         message: str | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> ModelVersion:
         """Register a new version of ``name`` (created if missing) from a local file or folder,
-        copied into the object store, or from a URI, recorded as a reference."""
+        copied into the object store, from a URI, recorded as a reference, or from a ``models:/``
+        URI of this registry, whose artifact it shares. MlflowClient's ``await_creation_for`` and
+        ``model_id`` are accepted and unused (a version is READY once registered; mreg keeps no
+        logged models); ``local_model_path`` is where the bytes are when ``source`` only names them."""
         names.validate_model_name(name)
         tags = names.validate_tags(tags)
         run_id = names.validate_run_id(run_id) if run_id else ""
@@ -262,12 +268,9 @@ class Registry(QueryMethods, RemoteMethods):
             self.store.refuse_case_twin(name, ignore=name)
         # Objects go into the store before the lock and the record: the pin keeps gc off them.
         with self.store.pin.shared():
-            artifact, source_text, source_path = self.store.objects.store_source(source, progress)
-            from mreg import gitinfo  # here: only registering asks git
-
-            lineage = gitinfo.lineage(self.root.parent, source_path, self.root)
-            if source_path is not None:
-                source_text = lineage.source_path or str(source_path.absolute())
+            found = sources.version_source(
+                self.store, source, resolve=self.resolve, local_model_path=local_model_path, progress=progress
+            )
             listed = self.store.version_numbers(name)  # before the lock: it grows with the model
             with self.store.changing():
                 if not self.store.has_model(name):
@@ -285,21 +288,47 @@ class Registry(QueryMethods, RemoteMethods):
                     created_at=when,
                     created_by=history.current_user(),
                     updated_at=when,
-                    source=source_text,
-                    artifact=artifact,
+                    source=found.source,
+                    artifact=found.artifact,
                     run_id=run_id,
                     run_link=run_link,
                     description=description,
-                    lineage=lineage,
+                    lineage=found.lineage,
                     tags=tags,
                 )
                 self.store.write_version(name, version, record)
+                reason = None if found.copied_from is None else f"copied from {found.copied_from}"
                 self._event(
-                    name, "version_registered", version=version, new=record.artifact_id, message=message
+                    name,
+                    "version_registered",
+                    version=version,
+                    new=record.artifact_id,
+                    reason=reason,
+                    message=message,
                 )
                 for alias in alias_list:
                     self._set_alias_locked(name, alias, version, current, message)
         return self.get_model_version(name, version)
+
+    def copy_model_version(
+        self, src_model_version: ModelVersion | str, dst_name: str, *, message: str | None = None
+    ) -> ModelVersion:
+        """MLflow's copy: a new version of ``dst_name`` (created if missing) from a version given
+        as a ``ModelVersion`` or a model URI, sharing its artifact (no bytes are copied), with its
+        tags, description, run id and link; its source is ``models:/NAME/VERSION``, and its
+        ``version_registered`` event says where it was copied from."""
+        src = src_model_version
+        if isinstance(src, str):
+            src = self.resolve(src)
+        return self.create_model_version(
+            dst_name,
+            f"{SCHEME}{src.name}/{src.version}",
+            src.run_id,
+            src.tags,
+            src.run_link,
+            src.description,
+            message=message,
+        )
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         names.validate_model_name(name)
@@ -419,12 +448,11 @@ class Registry(QueryMethods, RemoteMethods):
         message = names.validate_message(message)
         with self.store.changing():
             record = self.store.live_version(name, number)
+            when = history.now()  # one time for the version and those it archives, as in MLflow
             if archive_existing_versions:
                 for other, other_record in self.store.live_versions_descending(name):
                     if other != number and other_record.stage == stage:
-                        self.store.write_version(
-                            name, other, other_record.changed(history.now(), stage="Archived")
-                        )
+                        self.store.write_version(name, other, other_record.changed(when, stage="Archived"))
                         self._event(
                             name,
                             "version_stage_changed",
@@ -435,7 +463,7 @@ class Registry(QueryMethods, RemoteMethods):
                             message=message,
                         )
             if record.stage != stage:
-                self.store.write_version(name, number, record.changed(history.now(), stage=stage))
+                self.store.write_version(name, number, record.changed(when, stage=stage))
                 self._event(
                     name,
                     "version_stage_changed",
@@ -447,9 +475,9 @@ class Registry(QueryMethods, RemoteMethods):
         return self.get_model_version(name, number)
 
     def get_latest_versions(self, name: str, stages: Iterable[str] | None = None) -> list[ModelVersion]:
-        """The latest version in each of ``stages`` (default: every stage), as MLflow's."""
+        """The latest version in each of ``stages`` (None or empty: every stage), as MLflow's."""
         self.store.model(name)
-        return self._latest_per_stage(name, self.store.aliases(name), stages)
+        return self._latest_per_stage(name, self.store.aliases(name), stages or None)
 
     # ----------------------------------------------------------------------------------- aliases
 
