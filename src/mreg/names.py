@@ -129,7 +129,13 @@ def validate_tag_value(value: str) -> str:
 def tag_value_text(value: object) -> str:
     """A tag value as stored: text as given, anything else through ``str()`` as MlflowClient
     converts it (``12345`` → ``"12345"``, ``True`` → ``"True"``), then checked."""
-    return validate_tag_value(value if isinstance(value, str) else str(value))
+    if isinstance(value, str):
+        return validate_tag_value(value)
+    try:
+        text = str(value)
+    except ValueError as err:  # an int of more digits than Python converts, and the like
+        raise InvalidInput(f"tag value cannot be converted to text: {err}") from None
+    return validate_tag_value(text)
 
 
 def validate_tags(tags: Mapping[str, object] | None) -> dict[str, str]:
