@@ -278,5 +278,9 @@ def copy(
     """
     registry = open_registry(ctx)
     mv = registry.copy_model_version(src_ref, dst_name, message=msg)
-    text = f"Copied {mv.source} to {mv.name} version {mv.version}"
-    report(mv.to_dict(), text, as_json=as_json, quiet=quiet)
+    if quiet and not as_json:
+        emit_line(str(mv.version))  # as register: the new number, for scripts
+        return
+    report(
+        mv.to_dict(), f"Copied {mv.source} to {mv.name} version {mv.version}", as_json=as_json, quiet=quiet
+    )
