@@ -45,7 +45,7 @@ def _both(
     return getattr(client, method)(*args, **kwargs), getattr(registry, method)(*args, **kwargs)
 
 
-def test_mreg_is_not_the_mlflow_package() -> None:
+def test_the_comparison_runs_against_mlflow_3() -> None:
     assert mlflow.__version__.startswith("3.")  # the installed MLflow these tests compare with
 
 
