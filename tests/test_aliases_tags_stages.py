@@ -24,8 +24,8 @@ def test_set_creates_then_moves_an_alias(fraud: Registry) -> None:
     fraud.set_registered_model_alias("fraud", "champion", "2")
     assert fraud.get_aliases("fraud") == {"champion": 2}
     assert fraud.get_model_version_by_alias("fraud", "champion").version == 2
-    assert fraud.get_model_version("fraud", 2).aliases == ("champion",)
-    assert fraud.get_model_version("fraud", 1).aliases == ()
+    assert fraud.get_model_version("fraud", 2).aliases == ["champion"]
+    assert fraud.get_model_version("fraud", 1).aliases == []
     assert fraud.get_registered_model("fraud").aliases == {"champion": 2}
 
 
@@ -37,7 +37,7 @@ def test_an_alias_is_one_small_file(fraud: Registry) -> None:
 def test_several_aliases_may_point_at_one_version(fraud: Registry) -> None:
     fraud.set_registered_model_alias("fraud", "champion", 2)
     fraud.set_registered_model_alias("fraud", "stable", 2)
-    assert fraud.get_model_version("fraud", 2).aliases == ("champion", "stable")
+    assert fraud.get_model_version("fraud", 2).aliases == ["champion", "stable"]
 
 
 @pytest.mark.parametrize("reserved", ["latest", "LATEST", "Latest", "v1", "V12"])
@@ -107,7 +107,7 @@ def test_deleting_a_version_removes_its_aliases_and_the_event_says_why(fraud: Re
 
 def test_register_with_aliases_sets_them_in_the_same_step(registry: Registry, model_file: Path) -> None:
     mv = registry.create_model_version("fraud", model_file, aliases=["champion", "challenger"])
-    assert mv.aliases == ("challenger", "champion")
+    assert mv.aliases == ["challenger", "champion"]
     actions = [e.action for e in registry.get_history("fraud")]
     assert actions == ["model_created", "version_registered", "alias_set", "alias_set"]
 

@@ -26,6 +26,7 @@ QUIET: list[tuple[str, list[str], str]] = [
     ("versions list", ["fraud", "--order-by", "version_number"], "1\n2\n"),
     ("versions list", ["--order-by", "version_number"], "fraud/1\nfraud/2\n"),
     ("versions update", ["fraud", "1", "-d", "new"], ""),
+    ("versions copy", ["fraud/1", "fraud-eu"], "1\n"),
     ("versions delete", ["fraud", "1", "--yes"], ""),
     ("alias set", ["fraud", "challenger", "1"], ""),
     ("alias delete", ["fraud", "champion"], ""),

@@ -36,6 +36,7 @@ COMMANDS: list[tuple[str, list[str], str]] = [
     ("versions list", ["fraud", "--filter", "alias = 'champion'", "--json"], "ModelVersionsPage"),
     ("versions show", ["fraud", "2", "--json"], "ModelVersion"),
     ("versions update", ["fraud", "1", "-d", "first", "--json"], "ModelVersion"),
+    ("versions copy", ["fraud/1", "fraud-copy", "--json"], "ModelVersion"),
     ("alias list", ["fraud", "--json"], "AliasList"),
     ("history", ["fraud", "--json"], "History"),
     ("history", ["fraud", "--alias", "champion", "--json"], "AliasHistory"),

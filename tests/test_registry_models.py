@@ -28,7 +28,7 @@ def test_create_records_description_tags_creator_and_utc_times(
     assert before <= model.created_at <= dt.datetime.now(dt.UTC)
     assert model.created_at.tzinfo == dt.UTC
     assert model.aliases == {}
-    assert model.latest_versions == ()
+    assert model.latest_versions == []
     assert registry.get_registered_model("fraud") == model
 
 
@@ -324,4 +324,4 @@ def test_any_valid_tag_and_description_round_trips_through_the_files(
     registry.update_registered_model("fraud", description)
     again = Registry(registry.root).get_registered_model("fraud")
     assert again.tags[key] == value
-    assert again.description == description
+    assert again.description == (description or None)

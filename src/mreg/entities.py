@@ -110,14 +110,20 @@ class ModelVersion(_Timed):
     created_at: dt.datetime
     updated_at: dt.datetime
     user_id: str
-    description: str = ""
-    run_id: str = ""
-    run_link: str = ""
+    description: str | None = None  # None when unset, as MLflow's stores return it
+    run_id: str | None = None
+    run_link: str | None = None
     current_stage: str = "None"
     status: str = "READY"
     tags: dict[str, str] = field(default_factory=dict)
-    aliases: tuple[str, ...] = ()
+    aliases: list[str] = field(default_factory=list)
     lineage: Lineage = field(default_factory=Lineage)
+
+    @property
+    def status_message(self) -> str | None:
+        """MLflow's explanation of a pending or failed registration: always None, since mreg
+        records a version only once its artifact is stored."""
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -146,10 +152,10 @@ class RegisteredModel(_Timed):
     created_at: dt.datetime
     updated_at: dt.datetime
     created_by: str
-    description: str = ""
+    description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
-    latest_versions: tuple[ModelVersion, ...] = ()
+    latest_versions: list[ModelVersion] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {

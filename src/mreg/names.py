@@ -6,6 +6,7 @@ Every value is checked here before it reaches the filesystem or a TOML file.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from mreg.errors import InvalidInput
 
@@ -125,8 +126,20 @@ def validate_tag_value(value: str) -> str:
     return validate_text(value, "tag value", TAG_VALUE_MAX)
 
 
-def validate_tags(tags: dict[str, str] | None) -> dict[str, str]:
-    return {validate_tag_key(k): validate_tag_value(v) for k, v in (tags or {}).items()}
+def tag_value_text(value: object) -> str:
+    """A tag value as stored: text as given, anything else through ``str()`` as MlflowClient
+    converts it (``12345`` → ``"12345"``, ``True`` → ``"True"``), then checked."""
+    if isinstance(value, str):
+        return validate_tag_value(value)
+    try:
+        text = str(value)
+    except ValueError as err:  # an int of more digits than Python converts, and the like
+        raise InvalidInput(f"tag value cannot be converted to text: {err}") from None
+    return validate_tag_value(text)
+
+
+def validate_tags(tags: Mapping[str, object] | None) -> dict[str, str]:
+    return {validate_tag_key(k): tag_value_text(v) for k, v in (tags or {}).items()}
 
 
 def validate_run_id(run_id: str) -> str:

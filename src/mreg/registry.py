@@ -8,32 +8,30 @@ file; this module decides what changes.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mreg import history, names
-from mreg.entities import AliasSpan, Event, Lineage, ModelVersion, RegisteredModel
+from mreg import history, names, sources
+from mreg.entities import Event, Lineage, ModelVersion, RegisteredModel
 from mreg.errors import AlreadyExists, Conflict, InvalidInput, MregError, NotFound
+from mreg.registry_queries import QueryMethods
 from mreg.registry_remotes import RemoteMethods
 from mreg.store import files, store
 from mreg.store.records import ModelRecord, Tombstone, VersionRecord
 from mreg.store.store import Store
-from mreg.uris import ModelRef, parse_model_uri
+from mreg.uris import SCHEME, ModelRef, parse_model_uri
 
 if TYPE_CHECKING:  # imported by the methods that need them: no other command pays for them
     from mreg.fsck import Finding
     from mreg.gc import GcReport
     from mreg.gitmerge import MergePlan
-    from mreg.search import PagedList
 
 locate_store, init_store = store.locate, store.init  # also exported by mreg
 
 
-class Registry(RemoteMethods):
+class Registry(QueryMethods, RemoteMethods):
     """A model registry stored in a ``.mreg`` folder.
 
     ``Registry(path)`` takes the ``.mreg`` folder or the folder holding it; ``Registry()`` finds
@@ -67,7 +65,7 @@ class Registry(RemoteMethods):
 
     @staticmethod
     def _version_entity(name: str, n: int, record: VersionRecord, aliases: dict[str, int]) -> ModelVersion:
-        return record.entity(name, n, tuple(sorted(a for a, v in aliases.items() if v == n)))
+        return record.entity(name, n, sorted(a for a, v in aliases.items() if v == n))
 
     def _latest_per_stage(
         self, name: str, aliases: dict[str, int], stages: Iterable[str] | None = None
@@ -83,7 +81,7 @@ class Registry(RemoteMethods):
         aliases = self.store.aliases(name)
         newest = [next(self.store.live_versions_descending(name), None)] if newest_only else []
         latest = [self._version_entity(name, *v, aliases) for v in newest if v is not None]
-        return record.entity(name, aliases, tuple(latest or self._latest_per_stage(name, aliases)))
+        return record.entity(name, aliases, latest or self._latest_per_stage(name, aliases))
 
     def model_names(self) -> list[str]:
         """Every registered model's name, sorted."""
@@ -94,7 +92,7 @@ class Registry(RemoteMethods):
     def create_registered_model(
         self,
         name: str,
-        tags: dict[str, str] | None = None,
+        tags: Mapping[str, Any] | None = None,
         description: str | None = None,
         *,
         message: str | None = None,
@@ -180,12 +178,12 @@ class Registry(RemoteMethods):
     # ------------------------------------------------------------------------------ model tags
 
     def set_registered_model_tag(
-        self, name: str, key: str, value: str, *, message: str | None = None
+        self, name: str, key: str, value: Any, *, message: str | None = None
     ) -> None:
         self.set_registered_model_tags(name, {key: value}, message=message)
 
     def set_registered_model_tags(
-        self, name: str, tags: dict[str, str], *, message: str | None = None
+        self, name: str, tags: Mapping[str, Any], *, message: str | None = None
     ) -> None:
         """Set several tags of a model in one step."""
         names.validate_model_name(name)
@@ -237,16 +235,22 @@ class Registry(RemoteMethods):
         name: str,
         source: str | os.PathLike[str],
         run_id: str | None = None,
-        tags: dict[str, str] | None = None,
+        tags: Mapping[str, Any] | None = None,
         run_link: str | None = None,
         description: str | None = None,
+        await_creation_for: int | None = None,
+        model_id: str | None = None,
         *,
+        local_model_path: str | os.PathLike[str] | None = None,
         aliases: Iterable[str] = (),
         message: str | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> ModelVersion:
         """Register a new version of ``name`` (created if missing) from a local file or folder,
-        copied into the object store, or from a URI, recorded as a reference."""
+        copied into the object store, from a URI, recorded as a reference, or from a ``models:/``
+        URI of this registry, whose artifact it shares. MlflowClient's ``await_creation_for`` and
+        ``model_id`` are accepted and unused (a version is READY once registered; mreg keeps no
+        logged models); ``local_model_path`` is where the bytes are when ``source`` only names them."""
         names.validate_model_name(name)
         tags = names.validate_tags(tags)
         run_id = names.validate_run_id(run_id) if run_id else ""
@@ -264,12 +268,9 @@ class Registry(RemoteMethods):
             self.store.refuse_case_twin(name, ignore=name)
         # Objects go into the store before the lock and the record: the pin keeps gc off them.
         with self.store.pin.shared():
-            artifact, source_text, source_path = self.store.objects.store_source(source, progress)
-            from mreg import gitinfo  # here: only registering asks git
-
-            lineage = gitinfo.lineage(self.root.parent, source_path, self.root)
-            if source_path is not None:
-                source_text = lineage.source_path or str(source_path.absolute())
+            found = sources.version_source(
+                self.store, source, resolve=self.resolve, local_model_path=local_model_path, progress=progress
+            )
             listed = self.store.version_numbers(name)  # before the lock: it grows with the model
             with self.store.changing():
                 if not self.store.has_model(name):
@@ -287,21 +288,47 @@ class Registry(RemoteMethods):
                     created_at=when,
                     created_by=history.current_user(),
                     updated_at=when,
-                    source=source_text,
-                    artifact=artifact,
+                    source=found.source,
+                    artifact=found.artifact,
                     run_id=run_id,
                     run_link=run_link,
                     description=description,
-                    lineage=lineage,
+                    lineage=found.lineage,
                     tags=tags,
                 )
                 self.store.write_version(name, version, record)
+                reason = None if found.copied_from is None else f"copied from {found.copied_from}"
                 self._event(
-                    name, "version_registered", version=version, new=record.artifact_id, message=message
+                    name,
+                    "version_registered",
+                    version=version,
+                    new=record.artifact_id,
+                    reason=reason,
+                    message=message,
                 )
                 for alias in alias_list:
                     self._set_alias_locked(name, alias, version, current, message)
         return self.get_model_version(name, version)
+
+    def copy_model_version(
+        self, src_model_version: ModelVersion | str, dst_name: str, *, message: str | None = None
+    ) -> ModelVersion:
+        """MLflow's copy: a new version of ``dst_name`` (created if missing) from a version given
+        as a ``ModelVersion`` or a model URI, sharing its artifact (no bytes are copied), with its
+        tags, description, run id and link; its source is ``models:/NAME/VERSION``, and its
+        ``version_registered`` event says where it was copied from."""
+        src = src_model_version
+        if isinstance(src, str):
+            src = self.resolve(src)
+        return self.create_model_version(
+            dst_name,
+            f"{SCHEME}{src.name}/{src.version}",
+            src.run_id,
+            src.tags,
+            src.run_link,
+            src.description,
+            message=message,
+        )
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         names.validate_model_name(name)
@@ -376,12 +403,12 @@ class Registry(RemoteMethods):
     # ------------------------------------------------------------------------------ version tags
 
     def set_model_version_tag(
-        self, name: str, version: int | str, key: str, value: str, *, message: str | None = None
+        self, name: str, version: int | str, key: str, value: Any, *, message: str | None = None
     ) -> None:
         self.set_model_version_tags(name, version, {key: value}, message=message)
 
     def set_model_version_tags(
-        self, name: str, version: int | str, tags: dict[str, str], *, message: str | None = None
+        self, name: str, version: int | str, tags: Mapping[str, Any], *, message: str | None = None
     ) -> None:
         names.validate_model_name(name)
         number = names.validate_version(version)
@@ -421,12 +448,11 @@ class Registry(RemoteMethods):
         message = names.validate_message(message)
         with self.store.changing():
             record = self.store.live_version(name, number)
+            when = history.now()  # one time for the version and those it archives, as in MLflow
             if archive_existing_versions:
                 for other, other_record in self.store.live_versions_descending(name):
                     if other != number and other_record.stage == stage:
-                        self.store.write_version(
-                            name, other, other_record.changed(history.now(), stage="Archived")
-                        )
+                        self.store.write_version(name, other, other_record.changed(when, stage="Archived"))
                         self._event(
                             name,
                             "version_stage_changed",
@@ -437,7 +463,7 @@ class Registry(RemoteMethods):
                             message=message,
                         )
             if record.stage != stage:
-                self.store.write_version(name, number, record.changed(history.now(), stage=stage))
+                self.store.write_version(name, number, record.changed(when, stage=stage))
                 self._event(
                     name,
                     "version_stage_changed",
@@ -449,9 +475,9 @@ class Registry(RemoteMethods):
         return self.get_model_version(name, number)
 
     def get_latest_versions(self, name: str, stages: Iterable[str] | None = None) -> list[ModelVersion]:
-        """The latest version in each of ``stages`` (default: every stage), as MLflow's."""
+        """The latest version in each of ``stages`` (None or empty: every stage), as MLflow's."""
         self.store.model(name)
-        return self._latest_per_stage(name, self.store.aliases(name), stages)
+        return self._latest_per_stage(name, self.store.aliases(name), stages or None)
 
     # ----------------------------------------------------------------------------------- aliases
 
@@ -579,93 +605,6 @@ class Registry(RemoteMethods):
     def check_integrity(self, version: ModelVersion) -> None:
         """Re-hash every blob of a version; IntegrityError on the first mismatch."""
         self.store.objects.verify(version.artifact, f"version {version.version} of {version.name!r}")
-
-    # ------------------------------------------------------------------------------------ search
-
-    @files.scanning()
-    def search_registered_models(
-        self,
-        filter_string: str | None = None,
-        max_results: int = 100,  # MLflow's SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT
-        order_by: list[str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[RegisteredModel]:
-        """Registered models matching ``filter_string`` (MLflow's syntax: docs/search.md), sorted
-        by ``order_by`` (default ``["name ASC"]``), one page of at most ``max_results`` (up to
-        1000); the result's ``token`` fetches the next page. Only the models of the page are
-        read in full (aliases, latest versions)."""
-        return self.list_registered_models_page(
-            filter_string, max_results, order_by, page_token, newest_only=False
-        )
-
-    @files.scanning()
-    def list_registered_models_page(
-        self,
-        filter_string: str | None = None,
-        max_results: int = 100,
-        order_by: list[str] | None = None,
-        page_token: str | None = None,
-        *,
-        newest_only: bool = True,
-    ) -> PagedList[RegisteredModel]:
-        """``search_registered_models`` for listings: ``latest_versions`` holds only the newest
-        live version, so one version file is read per model instead of all of them."""
-        from mreg import search
-
-        query = search.ModelSearch(filter_string, max_results, order_by, page_token)
-        build = functools.partial(self._registered_model, newest_only=newest_only)
-        return search.find_models(self.store, query, build)
-
-    @files.scanning()
-    def search_model_versions(
-        self,
-        filter_string: str | None = None,
-        max_results: int = 10_000,  # MLflow's SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
-        order_by: list[str] | None = None,
-        page_token: str | None = None,
-        *,
-        model: str | None = None,
-    ) -> PagedList[ModelVersion]:
-        """Live versions matching ``filter_string`` (MLflow's syntax plus ``alias``, ``stage``,
-        ``created_at``: docs/search.md), of every model or only of ``model``, sorted by
-        ``order_by`` (default MLflow's ``["last_updated_timestamp DESC"]``), one page of at most
-        ``max_results`` (up to 200,000); the result's ``token`` fetches the next page."""
-        from mreg import search
-
-        query = search.VersionSearch(filter_string, max_results, order_by, page_token)
-        if model is not None:
-            self.store.model(model)
-        return search.find_versions(self.store, query, model)
-
-    # ----------------------------------------------------------------------------------- history
-
-    def get_history(
-        self,
-        name: str,
-        *,
-        alias: str | None = None,
-        since: dt.datetime | None = None,
-        limit: int | None = None,
-    ) -> list[Event]:
-        """Events of a model, oldest first, with store-level events naming it (a deletion); ``limit``
-        keeps the newest ones, and only those are read when nothing else narrows the history."""
-        names.validate_model_name(name)
-        if alias is not None:
-            names.validate_alias(alias)
-        return history.read(self.store, name, alias=alias, since=since, limit=limit)
-
-    def get_alias_history(
-        self,
-        name: str,
-        alias: str | None = None,
-        *,
-        since: dt.datetime | None = None,
-        limit: int | None = None,
-    ) -> list[AliasSpan]:
-        """Which versions held ``alias`` (or each alias), from when to when, oldest first.
-        ``since`` keeps the spans that had not ended by then; ``limit`` keeps the newest ones."""
-        spans = history.alias_spans(self.get_history(name, alias=alias), alias)
-        return history.window(spans, since=since, limit=limit, ends=lambda s: s.until)
 
     # ------------------------------------------------------------------------------- git merges
 

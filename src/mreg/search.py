@@ -64,6 +64,10 @@ class PagedList(list[T]):
         self.token = token
         self.problems = list(problems)
 
+    def to_list(self) -> list[T]:
+        """The page's entries as a plain list (MLflow's ``PagedList.to_list``)."""
+        return list(self)
+
 
 # ------------------------------------------------------------------------------------ tokens
 
@@ -217,7 +221,7 @@ def _shown(token: _Token) -> str:
 @dataclass(frozen=True)
 class _Field:
     label: str
-    kind: str  # string, number, datetime, stage, aliases
+    kind: str  # string, number, datetime, stage, aliases, prompt tag
     ops: tuple[str, ...]
     get: Callable[[Any], Any]
     stage: str = "entity"  # what a condition on it needs: name, version_number, alias or entity
@@ -269,8 +273,21 @@ _VERSION_FIELD_LIST = (
 )
 
 
+# MlflowClient adds ``tags.`mlflow.prompt.is_prompt` != 'true'`` to every search to leave prompts
+# out. Models and versions lack that tag, and a missing tag matches nothing; so, as MLflow's stores
+# do, a model or version without this one tag matches ``!= 'true'`` and ``= 'false'``.
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+
 def _tag_field(key: str) -> _Field:
-    return _Field(f"tags.{key}", "string", _TAG_OPS, lambda e: e.tags.get(key))
+    kind = "prompt tag" if key == PROMPT_TAG else "string"
+    return _Field(f"tags.{key}", kind, _TAG_OPS, lambda e: e.tags.get(key))
+
+
+def _prompt_tag_test(op: str, operand: Any) -> Callable[[Any], bool]:
+    present = _string_test(op, operand)
+    missing = (op, operand) in (("!=", "true"), ("=", "false"))
+    return lambda v: missing if v is None else present(v)
 
 
 # -------------------------------------------------------------------------------- conditions
@@ -508,6 +525,8 @@ class _Parser:
             test = _number_test(op, operand)
         elif field.kind == "datetime":
             test = _time_test(op, operand)
+        elif field.kind == "prompt tag":
+            test = _prompt_tag_test(op, operand)
         else:
             test = _string_test(op, operand)
         return Condition(field.label, op, operand, start.pos + 1, field.stage, field.get, test)
@@ -602,13 +621,10 @@ def parse_order_by(
     if isinstance(clauses, str):
         raise InvalidInput("order_by must be a list of clauses such as ['name ASC'], not a string")
     parsed = [_parse_order_clause(c, keys) for c in clauses or ()] or list(default)
-    seen: set[str] = set()
-    unique = []
-    for key in parsed:
-        if key.attribute not in seen:
-            seen.add(key.attribute)
-            unique.append(key)
-    return unique
+    if len({key.attribute for key in parsed}) < len(parsed):
+        # As MLflow: "name ASC" then "name DESC" (or two names of one key) is a mistake to report.
+        raise InvalidFilter(f"order_by names a key twice: {list(clauses or ())}")
+    return parsed
 
 
 def sort_entities(items: Iterable[T], keys: Sequence[OrderKey]) -> list[T]:

@@ -42,7 +42,8 @@ def field_value(registry: Registry, mv: ModelVersion, field: Field) -> str:
     elif field is Field.stage:
         value = mv.current_stage
     else:
-        value = str(getattr(mv, field.value))
+        found = getattr(mv, field.value)
+        value = "" if found is None else str(found)  # an unset run id prints an empty line
     return escape_line(value)
 
 

@@ -91,7 +91,7 @@ def version_row(mv: ModelVersion, *, with_name: bool) -> list[str]:
         short_time(mv.created_at),
         mv.user_id,
         human_size(mv.artifact.size) if mv.artifact.kind != "uri" else "ref",
-        mv.run_id,
+        mv.run_id or "",
     ]
 
 

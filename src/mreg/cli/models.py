@@ -37,8 +37,8 @@ app = typer.Typer(
 Name = ModelName
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
+def _first_line(text: str | None) -> str:
+    return text.strip().splitlines()[0] if text and text.strip() else ""
 
 
 @app.command("list")

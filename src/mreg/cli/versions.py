@@ -233,3 +233,47 @@ def delete(
     registry.delete_model_version(name, mv.version, message=msg)
     if not quiet:
         message(f"Deleted {mv.name} version {mv.version}")
+
+
+@app.command("copy")
+def copy(
+    ctx: typer.Context,
+    src_ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="SRC_REF",
+            help="The version to copy: models:/NAME/7, NAME/7, NAME@ALIAS …",
+            show_default=False,
+        ),
+    ],
+    dst_name: Annotated[
+        str,
+        typer.Argument(
+            metavar="DST_NAME",
+            help="The model that gets the copy (created if missing).",
+            show_default=False,
+            autocompletion=complete.model_names,
+        ),
+    ],
+    msg: Message = None,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Copy a version to another model, as MLflow's copy_model_version.
+
+    The new version shares the artifact (no bytes are copied) and takes the tags, description
+    and run of the original; its source is models:/NAME/VERSION and its history says where it
+    was copied from.
+
+    Example:
+
+      mreg versions copy fraud@champion fraud-eu -m "from the champion"
+    """
+    registry = open_registry(ctx)
+    mv = registry.copy_model_version(src_ref, dst_name, message=msg)
+    if quiet and not as_json:
+        emit_line(str(mv.version))  # as register: the new number, for scripts
+        return
+    report(
+        mv.to_dict(), f"Copied {mv.source} to {mv.name} version {mv.version}", as_json=as_json, quiet=quiet
+    )

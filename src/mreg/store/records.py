@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -295,17 +296,17 @@ class ModelRecord(Value):
         self,
         name: str,
         aliases: dict[str, int] | None = None,
-        latest_versions: tuple[ModelVersion, ...] = (),
+        latest_versions: Iterable[ModelVersion] = (),
     ) -> RegisteredModel:
         return RegisteredModel(
             name=name,
             created_at=self.created_at,
             updated_at=self.updated_at,
             created_by=self.created_by,
-            description=self.description,
+            description=self.description or None,
             tags=self.tags,
             aliases=dict(sorted((aliases or {}).items())),
-            latest_versions=latest_versions,
+            latest_versions=list(latest_versions),
         )
 
 
@@ -366,7 +367,7 @@ class VersionRecord(Value):
         """What identifies the artifact in an event: its digest, or the URI of a reference."""
         return f"sha256:{self.artifact.digest}" if self.artifact.digest else self.artifact.uri
 
-    def entity(self, name: str, version: int, aliases: tuple[str, ...] = ()) -> ModelVersion:
+    def entity(self, name: str, version: int, aliases: Iterable[str] = ()) -> ModelVersion:
         return ModelVersion(
             name=name,
             version=version,
@@ -375,13 +376,13 @@ class VersionRecord(Value):
             created_at=self.created_at,
             updated_at=self.updated_at,
             user_id=self.created_by,
-            description=self.description,
-            run_id=self.run_id,
-            run_link=self.run_link,
+            description=self.description or None,
+            run_id=self.run_id or None,
+            run_link=self.run_link or None,
             current_stage=self.stage,
             status=STATUS_READY,
             tags=self.tags,
-            aliases=aliases,
+            aliases=list(aliases),
             lineage=self.lineage,
         )
 
