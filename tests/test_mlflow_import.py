@@ -147,7 +147,7 @@ def test_import_copies_models_versions_aliases_and_artifacts(
         assert mv.run_id == source.run_id
         assert mv.created_at == _utc_ms(source.created[("fraud", n)])
         assert mv.source.startswith(f"runs:/{source.run_id}/")
-    assert live[3].aliases == ("champion",)
+    assert live[3].aliases == ["champion"]
 
     folder = registry.artifact_path(live[3])
     assert (folder / "weights.json").read_text() == '{"w": [1, 2, 3]}\n'

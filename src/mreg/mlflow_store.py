@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -299,13 +298,10 @@ class MregRegistryStore(AbstractStore):
     ) -> Iterator[tuple[str, str | None]]:
         """(what to give ``Registry.create_model_version``, the run id the source names)."""
         resolved, run_id = self._resolve_source(registry, source)
-        if isinstance(resolved, entities.ModelVersion):  # a version of this store: copy it out first
-            if resolved.artifact.kind == "uri":
-                yield resolved.artifact.uri or resolved.source, run_id or _text_or_none(resolved.run_id)
-                return
-            with tempfile.TemporaryDirectory(prefix="mreg-copy-") as tmp:
-                copy = registry.download_artifact(resolved, Path(tmp) / resolved.name)
-                yield str(copy), run_id or _text_or_none(resolved.run_id)
+        if isinstance(resolved, entities.ModelVersion):
+            # A version of this store: the registry shares its artifact (no bytes copied) and
+            # records the models:/ URI as the source.
+            yield f"models:/{resolved.name}/{resolved.version}", run_id or _text_or_none(resolved.run_id)
             return
         local = _local_file(resolved)
         if local is None and local_model_path and os.path.exists(local_model_path):
