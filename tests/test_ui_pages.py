@@ -264,7 +264,9 @@ def exported(cli: Cli, dest: Path) -> Path:
 def test_export_links_resolve_from_file_urls(described: Registry, cli: Cli, tmp_path: Path) -> None:
     root = exported(cli, tmp_path / "site")
     html_files = sorted(root.rglob("index.html"))
-    assert len(html_files) == 1 + 2 * 2 + 4  # models page, 2 models × (model + history), 4 versions
+    assert (
+        len(html_files) == 1 + 2 * 2 + 4
+    )  # models page, 2 models, each a model page and a history, 4 versions
     for file in html_files:
         html = Page(file.read_text(encoding="utf-8"))
         meta = html.one("meta", http_equiv="Content-Security-Policy")
@@ -283,7 +285,7 @@ def test_export_links_resolve_from_file_urls(described: Registry, cli: Cli, tmp_
             assert root.resolve() in resolved.parents
     index = Page((root / "index.html").read_text(encoding="utf-8"))
     assert [e.attrs["src"] for e in index.scripts] == ["static/filter.js"]
-    assert [r.attrs["data-search"] for r in index.rows("models")][0] == "m challenger champion team=risk"
+    assert index.rows("models")[0].attrs["data-search"] == "m challenger champion team=risk"
 
 
 @pytest.mark.parametrize("segments", HOSTILE_PAGES)
