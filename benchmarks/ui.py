@@ -3,7 +3,7 @@
 - ``mreg ui serve`` answers its first request within 300 ms of the process start;
 - a model page of a model with 1,000 versions in under 150 ms;
 - the models page of a 1,000-model store in under 300 ms;
-- ``mreg ui export`` of a 1,000 models × 10 versions store in under 10 s.
+- ``mreg ui export`` of a 1,000 models x 10 versions store in under 10 s.
 
 Stores are built through the Python API (a 4 KiB file per version, a run id, two tags and a
 Markdown description; champion and challenger aliases), in a tmpfs folder when there is one.
@@ -12,8 +12,8 @@ the start-up time from ``Popen`` to the first complete answer of ``/`` (polling 
 
     .venv/bin/python benchmarks/ui.py [--runs 10] [--quick] [--work DIR] [--keep]
 
-Prints a Markdown table; exit status 1 when a budget is missed. ``--quick`` builds 100 × 10 and
-a 1 × 200 model (a smoke test: the budgets are still checked against the smaller stores).
+Prints a Markdown table; exit status 1 when a budget is missed. ``--quick`` builds 100 x 10 and
+a 1 x 200 model (a smoke test: the budgets are still checked against the smaller stores).
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def main() -> None:
     wide, deep = ((100, 10), (1, 200)) if args.quick else ((1000, 10), (1, 1000))
     results: list[tuple[str, float, float]] = []
     try:
-        log(f"building {wide[0]} × {wide[1]} and {deep[0]} × {deep[1]} in {work}")
+        log(f"building {wide[0]} x {wide[1]} and {deep[0]} x {deep[1]} in {work}")
         wide_store = build(work / "wide", *wide)
         deep_store = build(work / "deep", *deep)
         small_store = build(work / "small", 1, 10)
@@ -127,7 +127,7 @@ def main() -> None:
             stop(proc)
             starts.append(seconds)
         results.append(
-            ("`mreg ui serve`: start to first answer of `/` (1 × 10 store)", statistics.median(starts), 0.300)
+            ("`mreg ui serve`: start to first answer of `/` (1 x 10 store)", statistics.median(starts), 0.300)
         )
 
         proc, port, _ = start(deep_store)
@@ -154,7 +154,7 @@ def main() -> None:
             t0 = time.perf_counter()
             subprocess.run([*MREG, "--store", str(wide_store), "ui", "export", str(out), "-q"], check=True)
             exports.append(time.perf_counter() - t0)
-        results.append((f"`mreg ui export` of {wide[0]:,} × {wide[1]}", statistics.median(exports), 10.0))
+        results.append((f"`mreg ui export` of {wide[0]:,} x {wide[1]}", statistics.median(exports), 10.0))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
