@@ -34,6 +34,7 @@ QUIET: list[tuple[str, list[str], str]] = [
     ("tag delete", ["fraud", "team"], ""),
     ("stage set", ["fraud", "1", "staging"], ""),
     ("gc", ["--yes"], ""),
+    ("ui export", ["site"], ""),
 ]
 
 
