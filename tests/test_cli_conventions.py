@@ -35,6 +35,7 @@ QUIET: list[tuple[str, list[str], str]] = [
     ("tag delete", ["fraud", "team"], ""),
     ("stage set", ["fraud", "1", "staging"], ""),
     ("gc", ["--yes"], ""),
+    ("ui export", ["site"], ""),
 ]
 
 
