@@ -123,6 +123,11 @@ def inside(url: str, origin: str) -> bool:
     return (got.scheme, got.netloc) == (want.scheme, want.netloc)
 
 
+def local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "file" or (parts.scheme == "http" and parts.hostname == "127.0.0.1")
+
+
 @pytest.fixture
 def watched(browser_context: BrowserContext) -> Iterator[Watched]:
     """A new tab of the module's browser, recording what it does; closed after the test."""
@@ -137,6 +142,12 @@ def watched(browser_context: BrowserContext) -> Iterator[Watched]:
         dialog.dismiss()
 
     page.on("dialog", on_dialog)
+    # Whatever a page asks of another host is recorded above and then refused here, so that a
+    # broken page fails its test at once instead of waiting on an address that never answers.
+    page.route(
+        "**/*",
+        lambda route: route.continue_() if local(route.request.url) else route.abort("blockedbyclient"),
+    )
     try:
         yield w
     finally:
