@@ -156,3 +156,31 @@ def alias_spans(events: list[Event], alias: str | None = None) -> list[AliasSpan
             )
     spans.extend(open_spans.values())
     return sorted(spans, key=lambda span: span.since)
+
+
+def describe(event: Event) -> str:
+    """One human line for an event (``mreg history`` and the page's timeline)."""
+    a, v = event.action, event.version
+    old, new = event.old, event.new
+    text = {
+        "model_created": "model created",
+        "model_renamed": f"renamed {old} → {new}",
+        "model_described": "description changed",
+        "model_deleted": f"model deleted ({old})",
+        "model_tag_set": f"tag {event.key} = {new!s:.60}"
+        + (f" (was {old!s:.40})" if old is not None else ""),
+        "model_tag_deleted": f"tag {event.key} removed",
+        "version_registered": f"version {v} registered",
+        "version_described": f"version {v} description changed",
+        "version_deleted": f"version {v} deleted",
+        "version_stage_changed": f"version {v} stage {old} → {new}",
+        "version_renumbered": f"version {old} renumbered to {new}",
+        "version_tag_set": f"version {v} tag {event.key} = {new!s:.60}",
+        "version_tag_deleted": f"version {v} tag {event.key} removed",
+        "alias_set": f"@{event.alias} → {new}",
+        "alias_moved": f"@{event.alias} {old} → {new}",
+        "alias_deleted": f"@{event.alias} removed (was {old})",
+    }.get(a, a)
+    if event.reason:
+        text += f" [{event.reason}]"
+    return text

@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "alias": "mreg.cli.alias:app",
     "tag": "mreg.cli.tag:app",
     "stage": "mreg.cli.stage:app",
+    "ui": "mreg.cli.ui:app",
 }
 
 
