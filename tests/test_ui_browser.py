@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import Server, Watched, mreg_env, needs_chromium
+from browser_helpers import Server, Watched, mreg_env, needs_chromium, start_server
 
 from mreg import Registry
 
@@ -51,35 +51,50 @@ def mreg(store: Path, *args: str, user: str | None = None) -> subprocess.Complet
 
 
 def build_store(top: Path) -> Path:
-    """fraud: versions 1 (a file), 2 (a folder), 3; champion set to 1 by ana, then moved to 2 by
-    ben; challenger on 3. Iris Classifier and churn: one version each. Returns the store folder."""
+    """fraud: versions 1 (a file, Archived), 2 (a folder), 3; champion set to 1 by ana, then
+    moved to 2 by ben; challenger on 3. Iris Classifier (tagged task=flowers) and churn: one
+    version each. Returns the store folder. Made with the API (quicker than a process a step);
+    what the page shows is compared with the command line's JSON."""
     top.mkdir(parents=True)
     registry = Registry.init(top)
-    store = registry.root
     (top / "v1.bin").write_bytes(b"weights 1\n")
     (top / "v2" / "sub").mkdir(parents=True)
     (top / "v2" / "weights.json").write_text('{"w": [1, 2]}\n')
     (top / "v2" / "sub" / "vocab.txt").write_text("a\nb\n")
     (top / "v3.bin").write_bytes(b"weights 3\n")
-    mreg(store, "register", str(top / "v1.bin"), "--name", "fraud", "--tag", "team=risk", user="ana")
-    mreg(store, "register", str(top / "v2"), "--name", "fraud", "--run-id", "run-42", user="ana")
-    mreg(store, "register", str(top / "v3.bin"), "--name", "fraud", user="ben")
-    mreg(store, "models", "update", "fraud", "--description", DESCRIPTION, user="ana")
-    mreg(store, "tag", "set", "fraud", "team=risk", user="ana")
-    mreg(store, "alias", "set", "fraud", "champion", "1", "-m", "first release", user="ana")
-    mreg(store, "alias", "set", "fraud", "champion", "2", "-m", "better recall on March data", user="ben")
-    mreg(store, "alias", "set", "fraud", "challenger", "3", user="ben")
-    mreg(store, "register", str(top / "v1.bin"), "--name", "Iris Classifier", "--tag", "task=flowers")
-    mreg(store, "register", str(top / "v3.bin"), "--name", "churn")
-    mreg(store, "tag", "set", "Iris Classifier", "task=flowers")
-    mreg(store, "stage", "set", "fraud", "1", "Archived")
-    return store
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MREG_USER", "ana")
+        registry.create_model_version("fraud", top / "v1.bin", tags={"team": "risk"})
+        registry.create_model_version("fraud", top / "v2", run_id="run-42")
+        registry.update_registered_model("fraud", DESCRIPTION)
+        registry.set_registered_model_tags("fraud", {"team": "risk"})
+        registry.transition_model_version_stage("fraud", 1, "Archived", False)
+        registry.set_registered_model_alias("fraud", "champion", 1, message="first release")
+        env.setenv("MREG_USER", "ben")
+        registry.create_model_version("fraud", top / "v3.bin")
+        registry.set_registered_model_alias("fraud", "champion", 2, message="better recall on March data")
+        registry.set_registered_model_alias("fraud", "challenger", 3)
+        registry.create_model_version("Iris Classifier", top / "v1.bin")
+        registry.set_registered_model_tags("Iris Classifier", {"task": "flowers"})
+        registry.create_model_version("churn", top / "v3.bin")
+    return registry.root
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Built once a module: the tests below only read it (the reload test makes its own)."""
     return build_store(tmp_path_factory.mktemp("ui") / "project")
+
+
+@pytest.fixture(scope="module")
+def server(store: Path) -> Iterator[Server]:
+    """One server for the tests that only read the module's store."""
+    running = start_server(store)
+    try:
+        yield running
+    finally:
+        stderr = running.stop()
+        assert "Traceback" not in stderr, stderr
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +135,8 @@ def assert_clean(w: Watched, origin: str) -> None:
 
 
 def test_the_models_page_lists_every_model_and_links_to_each(
-    store: Path, serve: Callable[[Path], Server], watched: Watched, tmp_path: Path
+    store: Path, server: Server, watched: Watched, tmp_path: Path
 ) -> None:
-    server = serve(store)
     listed = mreg_json(store, "models", "list")["registered_models"]
     watched.page.goto(server.url + "/")
     shot(watched, tmp_path / "models.png")
@@ -142,9 +156,8 @@ def test_the_models_page_lists_every_model_and_links_to_each(
 
 
 def test_a_model_page_shows_the_aliases_and_versions_mreg_json_gives(
-    store: Path, serve: Callable[[Path], Server], watched: Watched, tmp_path: Path
+    store: Path, server: Server, watched: Watched, tmp_path: Path
 ) -> None:
-    server = serve(store)
     watched.page.goto(server.url + "/")
     watched.page.click('#models tr[data-name="fraud"] a')
     watched.page.wait_for_url(f"{server.url}/models/fraud/")
@@ -182,10 +195,7 @@ def test_a_model_page_shows_the_aliases_and_versions_mreg_json_gives(
     assert_clean(watched, server.url)
 
 
-def test_the_description_is_rendered_from_markdown(
-    store: Path, serve: Callable[[Path], Server], watched: Watched
-) -> None:
-    server = serve(store)
+def test_the_description_is_rendered_from_markdown(store: Path, server: Server, watched: Watched) -> None:
     watched.page.goto(f"{server.url}/models/fraud/")
     assert watched.page.inner_text(".description h1") == "Fraud detector"
     assert watched.page.inner_text(".description strong") == "transactions"
@@ -195,9 +205,8 @@ def test_the_description_is_rendered_from_markdown(
 
 
 def test_the_history_page_shows_both_spans_of_an_alias_who_moved_it_and_why(
-    store: Path, serve: Callable[[Path], Server], watched: Watched, tmp_path: Path
+    store: Path, server: Server, watched: Watched, tmp_path: Path
 ) -> None:
-    server = serve(store)
     spans = mreg_json(store, "history", "fraud", "--alias", "champion")["spans"]
     assert [(s["version"], s["set_by"]) for s in spans] == [(1, "ana"), (2, "ben")]
     watched.page.goto(f"{server.url}/models/fraud/history/")
@@ -241,9 +250,8 @@ def test_a_reload_shows_a_change_made_with_the_command_line(
 
 
 def test_the_filter_box_asks_the_server_with_the_filter_grammar(
-    store: Path, serve: Callable[[Path], Server], watched: Watched
+    store: Path, server: Server, watched: Watched
 ) -> None:
-    server = serve(store)
     watched.page.goto(f"{server.url}/")
     watched.page.fill("#filter", "name LIKE 'fr%'")
     watched.page.press("#filter", "Enter")
