@@ -101,7 +101,7 @@ def main() -> int:
         )
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=ARGS, headless=True)
-            page = browser.new_page(viewport={"width": 1100, "height": 760})
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto((site / "models" / "fraud-detector" / "index.html").as_uri())
             page.screenshot(path=str(options.out))
             browser.close()
