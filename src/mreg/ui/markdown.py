@@ -53,6 +53,8 @@ def _parser() -> MarkdownIt:
 
 
 def render(text: str) -> str:
-    """HTML for a Markdown description; control characters shown as escapes, as on a terminal."""
+    """HTML for a Markdown description; control characters shown as escapes, as on a terminal.
+    Escaped once more after rendering: Markdown turns entities such as ``&#27;`` into the
+    characters they name (the escapes are plain text, so the HTML stays as it was)."""
     html: str = _parser().render(escape_text(text))
-    return html
+    return escape_text(html)
