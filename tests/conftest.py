@@ -12,9 +12,10 @@ from helpers import Cli
 
 from mreg import Registry
 
-# The S3 server and bucket fixtures of the remote tests, loaded here (before any test module
-# imports the module) so that pytest rewrites its asserts.
-pytest_plugins = ["remote_helpers"]
+# The S3 server and bucket fixtures of the remote tests, and the browser and server fixtures of the
+# page's tests, loaded here (before any test module imports the modules) so that pytest rewrites
+# their asserts.
+pytest_plugins = ["remote_helpers", "browser_helpers"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
