@@ -363,15 +363,6 @@ def _rule_dict(rule: AliasRule) -> dict[str, Any]:
     }
 
 
-def describe_rule(rule: AliasRule) -> str:
-    """``require tags.validation = 'passed'; forward_only; message; expect; owners @risk``."""
-    parts = [] if rule.require is None else [f"require {rule.require}"]
-    parts += [name for name in ("forward_only", "message", "expect") if getattr(rule, name)]
-    if rule.owners:
-        parts.append("owners " + " ".join(rule.owners))
-    return "; ".join(parts) or "no rule (listed only)"
-
-
 def show(store: Store) -> dict[str, Any]:
     """``mreg policy show --json``."""
     policy = load(store)

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "get": "mreg.cli.resolve:get",
     "history": "mreg.cli.history:history",
     "diff": "mreg.cli.diff:diff",
+    "check": "mreg.cli.check:check",
     "merge": "mreg.cli.merge:merge",
     "fsck": "mreg.cli.fsck:fsck",
     "gc": "mreg.cli.gc:gc",
@@ -42,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "alias": "mreg.cli.alias:app",
     "tag": "mreg.cli.tag:app",
     "stage": "mreg.cli.stage:app",
+    "policy": "mreg.cli.policy:app",
 }
 
 
