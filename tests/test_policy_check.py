@@ -7,7 +7,15 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import Cli, Repo
+from helpers import REPO, Cli, Repo
+from jsonschema_lite import validate
+
+SCHEMA = json.loads((REPO / "docs" / "json-schema" / "mreg-output.schema.json").read_text(encoding="utf-8"))
+
+
+def valid(data: object, definition: str) -> bool:
+    return validate(data, {"$ref": f"#/$defs/{definition}"}, SCHEMA) == []
+
 
 POLICY = """\
 owners = ["@ml-platform"]
@@ -53,6 +61,7 @@ def test_changes_made_through_mreg_pass(repo: Repo, cli: Cli) -> None:
     assert "2 alias and stage changes since main hold" in result.stderr
     data = json.loads(check(cli, repo, "main", "--json").stdout)
     assert data["ok"] is True and data["checked"] == 2 and data["violations"] == []
+    assert valid(data, "CheckReport")
     assert data["policy_digest"] == repo.registry.store.read_policy().digest  # type: ignore[union-attr]
 
 
@@ -74,6 +83,7 @@ def test_a_hand_edited_alias_file_fails_check_naming_it(repo: Repo, cli: Cli) ->
     data = json.loads(check(cli, repo, "main", "--json").stdout)
     assert data["ok"] is False
     assert {v["rule"] for v in data["violations"]} == {"history", "message", "require"}
+    assert valid(data, "CheckReport")
     assert check(cli, repo, "HEAD").exit_code == 0  # nothing changed since HEAD
 
 
@@ -194,3 +204,5 @@ def test_policy_show_lists_rules_per_model(repo: Repo, cli: Cli) -> None:
     assert data["file"] == ".mreg/policy.toml"
     assert [m["model"] for m in data["models"]] == ["fraud"]
     assert data["models"][0]["aliases"][0]["alias"] == "champion"
+    assert valid(data, "PolicyShow") and data["stages"]["order"] == ["None", "Staging", "Production"]
+    assert not valid({**data, "digest": 1}, "PolicyShow")
