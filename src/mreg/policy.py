@@ -15,19 +15,18 @@ file exists.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mreg.errors import Conflict, DamagedStore, MregError, PolicyViolation
 from mreg.store.layout import STORE_DIRNAME, rel_alias_file, rel_policy
-from mreg.store.policyfile import AliasRule, PolicyRecord, StageRule, parse_policy
 from mreg.value import Value
 
 if TYPE_CHECKING:
     from mreg.entities import Change
     from mreg.search import Filter
+    from mreg.store.policyfile import AliasRule, PolicyRecord, StageRule
     from mreg.store.store import Store
 
 
@@ -95,6 +94,8 @@ def _shown_path(where: str) -> str:
 
 
 def _covers(globs: tuple[str, ...] | None, model: str) -> bool:
+    import fnmatch
+
     return globs is None or any(fnmatch.fnmatchcase(model, g) for g in globs)
 
 
@@ -106,6 +107,8 @@ def load(store: Store) -> Policy | None:
 
 def load_text(where: str, data: bytes | None) -> Policy | None:
     """A policy from bytes read elsewhere (git), named ``where`` in errors."""
+    from mreg.store.policyfile import parse_policy
+
     return None if data is None else Policy(parse_policy(where, data))
 
 

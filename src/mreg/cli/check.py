@@ -32,7 +32,7 @@ def check(
 
       mreg check                # uncommitted changes against HEAD's policy
 
-      mreg check origin/main    # in CI: what a pull request changes, under the base's rules
+      mreg check origin/main    # in CI: a pull request, under the base's rules
     """
     from mreg import policy
 
