@@ -74,6 +74,7 @@ def test_history_json_has_every_field(cli: Cli, fraud: Registry) -> None:
         "reason",
         "message",
         "git_commit",
+        "policy_digest",
     }
     moved = [e for e in events if e["action"] == "alias_moved"]
     assert [(e["old"], e["new"], e["message"]) for e in moved] == [(1, 2, "v2 wins"), (2, 3, "v3 wins")]

@@ -46,6 +46,7 @@ COMMANDS: list[tuple[str, list[str], str]] = [
     ("remote list", ["--json"], "RemoteList"),
     ("push", ["--json"], "PushReport"),
     ("pull", ["--json"], "PullReport"),
+    ("policy show", ["--json"], "PolicyShow"),
 ]
 
 # Commands that need a git repository: run in the one `in_git` builds (a merge of two branches
@@ -59,6 +60,9 @@ GIT_COMMANDS: list[tuple[str, list[str], str, int]] = [
     ("hooks install", ["--json"], "HookChange", 0),
     ("hooks uninstall", ["--json"], "HookChange", 0),
 ]
+
+# Commands whose output is validated against the schema in their own test file, where the store
+# they need is built: `check` needs a committed policy and a tree without a merge in progress.
 
 
 @pytest.fixture
@@ -115,7 +119,7 @@ def test_the_schema_uses_only_what_the_validator_checks() -> None:
 
 
 # Commands whose output other test modules check against the schema, with a real source they build.
-ELSEWHERE = {"import mlflow": "test_mlflow_import.py (ImportReport)"}
+ELSEWHERE = {"import mlflow": "test_mlflow_import.py (ImportReport)", "check": "test_policy_check.py"}
 
 
 def test_every_json_command_is_in_the_contract() -> None:

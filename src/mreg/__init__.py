@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         LockTimeout,
         MregError,
         NotFound,
+        PolicyViolation,
         RemoteError,
         StoreError,
     )
@@ -59,6 +60,7 @@ _EXPORTS = {
     "LockTimeout": "mreg.errors",
     "MregError": "mreg.errors",
     "NotFound": "mreg.errors",
+    "PolicyViolation": "mreg.errors",
     "RemoteError": "mreg.errors",
     "StoreError": "mreg.errors",
     "Registry": "mreg.registry",
@@ -102,6 +104,7 @@ __all__ = [
     "MregError",
     "NotFound",
     "PagedList",
+    "PolicyViolation",
     "RegisteredModel",
     "Registry",
     "RemoteError",

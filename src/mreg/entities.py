@@ -209,6 +209,8 @@ class Event(Change):
     user: str
     reason: str | None = None
     git_commit: str | None = None
+    # For alias events: the sha256 of policy.toml when the change passed it (None: no policy).
+    policy_digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         what = super().to_dict()
@@ -221,6 +223,7 @@ class Event(Change):
             "reason": self.reason,
             "message": self.message,
             "git_commit": self.git_commit,
+            "policy_digest": self.policy_digest,
         }
 
 

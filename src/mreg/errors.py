@@ -31,6 +31,10 @@ class Conflict(AlreadyExists):
     """A compare-and-swap precondition did not hold."""
 
 
+class PolicyViolation(AlreadyExists):
+    """A change breaks a rule of ``.mreg/policy.toml`` (a protected alias, the stage order)."""
+
+
 class IntegrityError(MregError):
     """Stored bytes do not match the digest recorded for them, or the store is inconsistent."""
 

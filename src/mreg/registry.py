@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mreg import history, names, sources
+from mreg import history, names, policy, sources
 from mreg.entities import Event, Lineage, ModelVersion, RegisteredModel
-from mreg.errors import AlreadyExists, Conflict, InvalidInput, MregError, NotFound
+from mreg.errors import AlreadyExists, InvalidInput, MregError, NotFound
 from mreg.registry_queries import QueryMethods
 from mreg.registry_remotes import RemoteMethods
 from mreg.store import files, store
@@ -449,6 +449,7 @@ class Registry(QueryMethods, RemoteMethods):
         with self.store.changing():
             record = self.store.live_version(name, number)
             when = history.now()  # one time for the version and those it archives, as in MLflow
+            policy.check_stage(self.store, name, number, record.stage, stage)
             if archive_existing_versions:
                 for other, other_record in self.store.live_versions_descending(name):
                     if other != number and other_record.stage == stage:
@@ -501,26 +502,21 @@ class Registry(QueryMethods, RemoteMethods):
         with self.store.changing():
             self.store.live_version(name, number)
             current = self.store.aliases(name)
-            if expect is not None and current.get(alias, 0) != expect:
-                now_at = current.get(alias)
-                raise Conflict(
-                    f"alias {alias!r} of model {name!r} points at "
-                    f"{'no version' if now_at is None else f'version {now_at}'}, not "
-                    f"{'no version' if expect == 0 else f'version {expect}'} as expected"
-                )
-            self._set_alias_locked(name, alias, number, current, message)
+            policy.check_expected(name, alias, current, expect)
+            self._set_alias_locked(name, alias, number, current, message, cas=expect is not None)
 
     def _set_alias_locked(
-        self, name: str, alias: str, version: int, current: dict[str, int], message: str | None
+        self, name: str, alias: str, version: int, now: dict[str, int], message: str | None, cas: bool = False
     ) -> None:
-        old = current.get(alias)
+        old = now.get(alias)
         if old == version:
             return
-        self.store.refuse_alias_case_twin(name, alias, current)
+        self.store.refuse_alias_case_twin(name, alias, now)
+        rules = policy.check_alias(self.store, name, alias, old, version, message=message, expected=cas)
         self.store.write_alias(name, alias, version)
-        current[alias] = version
+        now[alias] = version
         action = "alias_set" if old is None else "alias_moved"
-        self._event(name, action, alias=alias, old=old, new=version, message=message)
+        self._event(name, action, alias=alias, old=old, new=version, message=message, **rules)
 
     def delete_registered_model_alias(self, name: str, alias: str, *, message: str | None = None) -> None:
         """Remove an alias; removing one that does not exist is not an error."""
@@ -531,8 +527,9 @@ class Registry(QueryMethods, RemoteMethods):
             self.store.model(name)
             current = self.store.aliases(name)
             if alias in current:
+                rules = policy.check_alias_delete(self.store, name, alias, current[alias], message=message)
                 self.store.delete_alias(name, alias)
-                self._event(name, "alias_deleted", alias=alias, old=current[alias], message=message)
+                self._event(name, "alias_deleted", alias=alias, old=current[alias], message=message, **rules)
 
     def get_aliases(self, name: str) -> dict[str, int]:
         """A model's aliases: alias → version."""

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "get": "mreg.cli.resolve:get",
     "history": "mreg.cli.history:history",
     "diff": "mreg.cli.diff:diff",
+    "check": "mreg.cli.check:check",
     "merge": "mreg.cli.merge:merge",
     "fsck": "mreg.cli.fsck:fsck",
     "gc": "mreg.cli.gc:gc",
@@ -44,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "tag": "mreg.cli.tag:app",
     "stage": "mreg.cli.stage:app",
     "ui": "mreg.cli.ui:app",
+    "policy": "mreg.cli.policy:app",
 }
 
 

@@ -495,6 +495,11 @@ def line_of_key(path: Path | str, key: str, table: str | None = None) -> int | N
         text = _read_at_most(fd, MAX_METADATA_BYTES).decode("utf-8", "replace")
     finally:
         os.close(fd)
+    return line_of_key_in(text, key, table)
+
+
+def line_of_key_in(text: str, key: str, table: str | None = None) -> int | None:
+    """``line_of_key`` over text already read (a file read from git has no path to read again)."""
     key_re = re.compile(rf"""\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
     in_table = table is None
     for number, line in enumerate(text.splitlines(), start=1):

@@ -4,6 +4,7 @@
 .mreg/
   config.toml                      format version and settings, remotes
   config.local.toml                this user's remote overrides (never committed)
+  policy.toml                      protected aliases and stage order (optional, committed)
   .gitignore  .gitattributes       lock, temp and cache files kept out of git
   lock                             the store lock (never committed)
   tmp/                             artifacts being copied in (never committed)
@@ -32,6 +33,7 @@ STORE_DIRNAME = ".mreg"
 FORMAT = 1
 CONFIG = "config.toml"
 CONFIG_LOCAL = "config.local.toml"
+POLICY = "policy.toml"
 GITIGNORE = ".gitignore"
 GITATTRIBUTES = ".gitattributes"
 LOCK = "lock"
@@ -40,7 +42,19 @@ MODELS = "models"
 LOCAL_ENTRIES = ("lock", "tmp", "trash", "cache", CONFIG_LOCAL)
 # Everything mreg writes at the top of the store, and in a model's folder.
 STORE_ENTRIES = frozenset(
-    {CONFIG, CONFIG_LOCAL, GITIGNORE, GITATTRIBUTES, LOCK, "tmp", "trash", "cache", "objects", "models"}
+    {
+        CONFIG,
+        CONFIG_LOCAL,
+        POLICY,
+        GITIGNORE,
+        GITATTRIBUTES,
+        LOCK,
+        "tmp",
+        "trash",
+        "cache",
+        "objects",
+        "models",
+    }
     | {"history"}
 )
 MODEL_ENTRIES = frozenset({"model.toml", "versions", "aliases", "history"})
@@ -61,6 +75,10 @@ class Layout:
     @functools.cached_property
     def config_local(self) -> Path:
         return self.root / CONFIG_LOCAL
+
+    @functools.cached_property
+    def policy(self) -> Path:
+        return self.root / POLICY
 
     @functools.cached_property
     def gitignore(self) -> Path:
@@ -202,6 +220,10 @@ def rel_aliases_dir(name: str) -> str:
 
 def rel_alias_file(name: str, alias: str) -> str:
     return f"models/{name}/aliases/{alias}"
+
+
+def rel_policy() -> str:
+    return POLICY
 
 
 def rel_history_dir(name: str | None) -> str:

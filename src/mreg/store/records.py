@@ -722,6 +722,7 @@ def event_toml(event: Event, *, with_model: bool) -> TomlTable:
         "reason": event.reason,
         "message": event.message,
         "git_commit": event.git_commit,
+        "policy_digest": event.policy_digest,
     }
 
 
@@ -756,7 +757,15 @@ def parse_event(path: Path | str, raw: TomlTable, event_id: str, model: str) -> 
         reason=_typed(raw, "reason", (str,), path),
         message=_typed(raw, "message", (str,), path),
         git_commit=_typed(raw, "git_commit", (str,), path),
+        policy_digest=_digest(raw, path),
     )
+
+
+def _digest(raw: TomlTable, path: Path | str) -> str | None:
+    value = _typed(raw, "policy_digest", (str,), path)
+    if value is not None and not _HEX64.fullmatch(value):
+        raise DamagedStore(f"{display_path(path)}: 'policy_digest' must be 64 lowercase hex digits")
+    return value  # type: ignore[no-any-return]
 
 
 Record = ConfigRecord | ModelRecord | VersionRecord | Tombstone | AliasRecord

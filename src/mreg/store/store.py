@@ -42,6 +42,7 @@ from mreg.store.records import (
 
 if TYPE_CHECKING:
     from mreg.store.objects import FileEntry, ObjectBackend, ObjectStore
+    from mreg.store.policyfile import PolicyRecord
 
 CASE_INSENSITIVE_FS = sys.platform in ("darwin", "win32")
 
@@ -221,6 +222,16 @@ class Store:
             files.remove_file(self.root, self.layout.config_local)
             return
         files.write_toml_atomic(self.root, self.layout.config_local, config.to_toml())
+
+    def read_policy(self) -> PolicyRecord | None:
+        """``policy.toml`` as it is now; None when there is none (one failed open)."""
+        try:
+            data = files.read_bytes(self.root, self.layout.policy)
+        except FileNotFoundError:
+            return None
+        from mreg.store.policyfile import parse_policy
+
+        return parse_policy(self.layout.policy, data)
 
     @contextmanager
     def locked(self) -> Iterator[None]:
