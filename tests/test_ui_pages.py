@@ -68,7 +68,7 @@ def test_model_page_matches_versions_list_and_aliases(described: Registry, cli: 
         assert stage == ("" if version["current_stage"] == "None" else version["current_stage"])
         assert aliases.split() == [f"@{a}" for a in version["aliases"]]
         assert tags.split() == [f"{k}={v}" for k, v in version["tags"].items()]
-        assert by == version["user_id"] and run == version["run_id"]
+        assert by == version["user_id"] and run == (version["run_id"] or "")
         art = version["artifact"]
         assert digest == ("" if art["digest"] is None else art["digest"].removeprefix("sha256:")[:12])
         assert (size == "ref") == (art["kind"] == "uri")

@@ -109,15 +109,15 @@ def size(value: int | None) -> str:
     return str(value)
 
 
-def first_line(text: str) -> str:
-    stripped = text.strip()
+def first_line(text: str | None) -> str:
+    stripped = (text or "").strip()
     return stripped.splitlines()[0] if stripped else ""
 
 
-def _described(text: str) -> Any:
+def _described(text: str | None) -> Any:
     from markupsafe import Markup
 
-    return Markup(markdown.render(text))  # safe: markdown.render escapes what it does not build
+    return Markup(markdown.render(text or ""))  # safe: markdown.render escapes what it does not build
 
 
 @functools.cache
