@@ -206,8 +206,7 @@ class Registry(RemoteMethods):
     def _change_tags(
         self, name: str, version: int | None, new: dict[str, str], gone: list[str], message: str | None
     ) -> None:
-        """Set ``new`` and delete ``gone`` tags of a model (``version`` None) or a version, with an
-        event per tag that changed."""
+        """Set ``new`` and delete ``gone`` tags of a model (``version`` None) or a version; one event each."""
         with self.store.changing():
             record = self.store.model(name) if version is None else self.store.live_version(name, version)
             changed = {k: v for k, v in new.items() if record.tags.get(k) != v}
@@ -265,8 +264,9 @@ class Registry(RemoteMethods):
         # Objects go into the store before the lock and the record: the pin keeps gc off them.
         with self.store.pin.shared():
             artifact, source_text, source_path = self.store.objects.store_source(source, progress)
-            from mreg import gitinfo  # here: only registering asks git
+            from mreg import gitinfo, modelmeta  # here: only registering asks git or reads an MLmodel
 
+            mlmodel = modelmeta.mlmodel_of(self.store.objects, artifact)
             lineage = gitinfo.lineage(self.root.parent, source_path, self.root)
             if source_path is not None:
                 source_text = lineage.source_path or str(source_path.absolute())
@@ -294,6 +294,7 @@ class Registry(RemoteMethods):
                     description=description,
                     lineage=lineage,
                     tags=tags,
+                    mlmodel=mlmodel,
                 )
                 self.store.write_version(name, version, record)
                 self._event(
@@ -345,8 +346,7 @@ class Registry(RemoteMethods):
         return self.get_model_version(name, number)
 
     def delete_model_version(self, name: str, version: int | str, *, message: str | None = None) -> None:
-        """Delete a version: its aliases are removed first, then its record becomes a tombstone
-        that keeps the number from being used again."""
+        """Delete a version: its aliases go first, then its record becomes a tombstone keeping its number."""
         names.validate_model_name(name)
         number = names.validate_version(version)
         message = names.validate_message(message)
