@@ -195,7 +195,7 @@ def signature_tables(mv: ModelVersion) -> list[SignatureTable]:
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
-    return "" if shape is None else "(" + ", ".join(str(d) for d in shape) + ")"
+    return "" if shape is None else "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 def _plain_table(headers: list[str], rows: list[list[str]]) -> list[str]:
