@@ -8,6 +8,7 @@ import json
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import Cli
@@ -409,3 +410,43 @@ def test_registering_a_folder_with_mlmodel_reads_it(
     assert {"yaml", "mreg.mlmodel"} <= modules
     assert not any(m.split(".")[0] == "mlflow" for m in modules)
     assert Registry(registry.root).get_model_version("m", 1).mlmodel is not None
+
+
+# ------------------------------------------------------------------------ a model saved by MLflow
+
+
+def test_a_pyfunc_model_saved_by_mlflow(
+    cli: Cli, registry: Registry, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (isolated / "mlruns").as_uri())
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    class Doubler(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+            return model_input * 2
+
+    frame = pd.DataFrame({"x": [1.0, 2.0], "label": ["a", "b"]})
+    signature = infer_signature(frame[["x"]], frame[["x"]] * 2, params={"scale": 2})
+    saved = isolated / "doubler"
+    mlflow.pyfunc.save_model(str(saved), python_model=Doubler(), signature=signature)
+
+    mv = registry.create_model_version("doubler", saved)
+    info = Registry(registry.root).get_model_version("doubler", 1).mlmodel
+    assert info is not None and info == mv.mlmodel
+    assert "python_function" in info.flavor_names
+    fields = dict(dict(info.flavors)["python_function"])
+    assert fields["loader_module"] == "mlflow.pyfunc.model"
+    assert fields["python_version"] == ".".join(map(str, sys.version_info[:3]))
+    assert info.mlflow_version == mlflow.__version__
+    assert info.model_uuid and info.utc_time_created
+    assert info.signature is not None
+    assert [(f.name, f.type, f.required) for f in info.signature.inputs] == [("x", "double", True)]
+    assert [(f.name, f.type) for f in info.signature.outputs] == [("x", "double")]
+    assert [(p.name, p.type, p.default) for p in info.signature.params] == [("scale", "long", "2")]
+
+    out = cli("versions", "show", "doubler", "1").stdout
+    assert "\nInputs (1)\n" in out and "\nOutputs (1)\n" in out and "\nParams (1)\n" in out
+    assert "loader_module=mlflow.pyfunc.model" in out
+    assert [v.name for v in registry.search_model_versions("flavor = 'python_function'")] == ["doubler"]
