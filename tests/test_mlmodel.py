@@ -450,3 +450,30 @@ def test_a_pyfunc_model_saved_by_mlflow(
     assert "\nInputs (1)\n" in out and "\nOutputs (1)\n" in out and "\nParams (1)\n" in out
     assert "loader_module=mlflow.pyfunc.model" in out
     assert [v.name for v in registry.search_model_versions("flavor = 'python_function'")] == ["doubler"]
+
+
+def test_mreg_import_mlflow_records_the_metadata(
+    cli: Cli, registry: Registry, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warnings
+
+    from mlflow import MlflowClient
+
+    base = isolated / "mlflow"
+    base.mkdir()
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        experiment = client.create_experiment("train", artifact_location=(base / "artifacts").as_uri())
+        run_id = client.create_run(experiment).info.run_id
+        client.log_artifacts(run_id, str(mlmodel_folder(isolated, with_signature(COLUMNS))), "model")
+        client.create_registered_model("iris")
+        client.create_model_version("iris", f"runs:/{run_id}/model", run_id=run_id)
+    result = cli("--store", str(registry.root), "import", "mlflow", uri)
+    assert result.exit_code == 0, result.stderr
+    info = Registry(registry.root).get_model_version("iris", 1).mlmodel
+    assert info is not None and info.flavor_names == ("python_function", "sklearn")
+    assert info.signature is not None and len(info.signature.inputs) == 5
