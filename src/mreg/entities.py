@@ -118,6 +118,7 @@ class ModelVersion(_Timed):
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
     lineage: Lineage = field(default_factory=Lineage)
+    mlmodel: MLmodelInfo | None = None  # what an MLflow ``MLmodel`` file at the top says
 
     @property
     def status_message(self) -> str | None:
@@ -141,6 +142,7 @@ class ModelVersion(_Timed):
             "aliases": list(self.aliases),
             "artifact": self.artifact.to_dict(),
             "lineage": self.lineage.to_dict(),
+            "mlmodel": None if self.mlmodel is None else self.mlmodel.to_dict(),
         }
 
 
@@ -246,4 +248,70 @@ class AliasSpan(Value):
             "until": iso(self.until),
             "set_by": self.set_by,
             "message": self.message,
+        }
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SignatureField(Value):
+    """One input, output or param of an MLflow model signature. ``type`` is a column type
+    (``double``, ``Array(string)`` …) or ``tensor``, which has ``dtype`` and ``shape`` (-1: any
+    size); a param has a ``default`` (as JSON text) and may have a ``shape``."""
+
+    name: str | None
+    type: str
+    required: bool = True
+    dtype: str | None = None
+    shape: tuple[int, ...] | None = None
+    default: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "required": self.required,
+            "dtype": self.dtype,
+            "shape": None if self.shape is None else list(self.shape),
+            "default": self.default,
+        }
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Signature(Value):
+    """An MLflow model signature: what the model takes and gives."""
+
+    inputs: tuple[SignatureField, ...] = ()
+    outputs: tuple[SignatureField, ...] = ()
+    params: tuple[SignatureField, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inputs": [f.to_dict() for f in self.inputs],
+            "outputs": [f.to_dict() for f in self.outputs],
+            "params": [f.to_dict() for f in self.params],
+        }
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class MLmodelInfo(Value):
+    """What an MLflow ``MLmodel`` file at the top of a registered folder says: each flavor with
+    its one-line fields (``loader_module``, ``python_version``, ``sklearn_version`` …), the
+    signature, and who wrote it when."""
+
+    flavors: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    signature: Signature | None = None
+    mlflow_version: str | None = None
+    model_uuid: str | None = None
+    utc_time_created: str | None = None
+
+    @property
+    def flavor_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.flavors)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flavors": {name: dict(fields) for name, fields in self.flavors},
+            "signature": None if self.signature is None else self.signature.to_dict(),
+            "mlflow_version": self.mlflow_version,
+            "model_uuid": self.model_uuid,
+            "utc_time_created": self.utc_time_created,
         }

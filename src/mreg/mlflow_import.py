@@ -527,7 +527,13 @@ def _with_artifact(
                 artifact = store.objects.store(local, advance)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-    return _Incoming(item.number, replace(record, artifact=artifact), item.status)
+    from mreg.modelmeta import mlmodel_of  # a saved MLflow model's flavors and signature
+
+    return _Incoming(
+        item.number,
+        replace(record, artifact=artifact, mlmodel=mlmodel_of(store.objects, artifact)),
+        item.status,
+    )
 
 
 def _write_model(

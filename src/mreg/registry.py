@@ -204,8 +204,7 @@ class Registry(QueryMethods, RemoteMethods):
     def _change_tags(
         self, name: str, version: int | None, new: dict[str, str], gone: list[str], message: str | None
     ) -> None:
-        """Set ``new`` and delete ``gone`` tags of a model (``version`` None) or a version, with an
-        event per tag that changed."""
+        """Set ``new`` and delete ``gone`` tags of a model (``version`` None) or a version; one event each."""
         with self.store.changing():
             record = self.store.model(name) if version is None else self.store.live_version(name, version)
             changed = {k: v for k, v in new.items() if record.tags.get(k) != v}
@@ -295,6 +294,7 @@ class Registry(QueryMethods, RemoteMethods):
                     description=description,
                     lineage=found.lineage,
                     tags=tags,
+                    mlmodel=found.mlmodel,
                 )
                 self.store.write_version(name, version, record)
                 reason = None if found.copied_from is None else f"copied from {found.copied_from}"
@@ -372,8 +372,7 @@ class Registry(QueryMethods, RemoteMethods):
         return self.get_model_version(name, number)
 
     def delete_model_version(self, name: str, version: int | str, *, message: str | None = None) -> None:
-        """Delete a version: its aliases are removed first, then its record becomes a tombstone
-        that keeps the number from being used again."""
+        """Delete a version: its aliases go first, then its record becomes a tombstone keeping its number."""
         names.validate_model_name(name)
         number = names.validate_version(version)
         message = names.validate_message(message)

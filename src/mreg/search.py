@@ -5,7 +5,7 @@ A filter is parsed once into conditions joined by AND; each condition tests one 
 
     filter     := [comparison (AND comparison)*]
     comparison := field operator value | field [NOT] IN '(' value (',' value)* ')'
-    field      := name | version_number | run_id | source_path | alias | stage | created_at | …
+    field      := name | version_number | run_id | source_path | alias | stage | flavor | …
                 | tags.KEY | tag.KEY        KEY bare, `backticked` or "quoted"
     operator   := = | != | < | <= | > | >= | LIKE | ILIKE
     value      := 'string' | "string" | number
@@ -266,10 +266,12 @@ _VERSION_FIELDS: dict[str, _Field] = {
     "current_stage": _STAGE,
     "created_at": _Field("created_at", "datetime", _TIME_OPS, _created),
     "updated_at": _Field("updated_at", "datetime", _TIME_OPS, _updated),
+    # mreg's extension: the flavors of the version's MLmodel file; many, tested as aliases are.
+    "flavor": _Field("flavor", "aliases", _STRING_OPS, lambda e: e.mlmodel.flavor_names if e.mlmodel else ()),
 }
 _MODEL_FIELD_LIST = "name, tags.KEY, created_at, updated_at"
 _VERSION_FIELD_LIST = (
-    "name, version_number, run_id, source_path, alias, stage, created_at, updated_at, tags.KEY"
+    "name, version_number, run_id, source_path, alias, stage, created_at, updated_at, flavor, tags.KEY"
 )
 
 
@@ -557,7 +559,8 @@ def parse_model_filter(text: str | None) -> Filter:
 
 def parse_version_filter(text: str | None) -> Filter:
     """Parse a filter over model versions (fields: ``name``, ``version_number``, ``run_id``,
-    ``source_path``, ``tags.KEY``, and mreg's ``alias``, ``stage``, ``created_at``, ``updated_at``)."""
+    ``source_path``, ``tags.KEY``, and mreg's ``alias``, ``stage``, ``created_at``, ``updated_at``,
+    ``flavor``)."""
     return _Parser(text or "", _VERSION_FIELDS, _VERSION_FIELD_LIST, "model versions").parse()
 
 

@@ -17,19 +17,21 @@ from mreg.errors import InvalidInput
 from mreg.uris import SCHEME
 
 if TYPE_CHECKING:
-    from mreg.entities import Artifact, Lineage, ModelVersion
+    from mreg.entities import Artifact, Lineage, MLmodelInfo, ModelVersion
     from mreg.store.store import Store
 
 
 @dataclass(frozen=True)
 class VersionSource:
-    """The artifact a version points at, its ``source`` as recorded, its lineage, and the
-    ``models:/NAME/VERSION`` it was copied from (None for a new artifact)."""
+    """The artifact a version points at, its ``source`` as recorded, its lineage, the
+    ``models:/NAME/VERSION`` it was copied from (None for a new artifact), and the metadata of
+    the artifact's MLmodel file (None without one)."""
 
     artifact: Artifact
     source: str
     lineage: Lineage
     copied_from: str | None = None
+    mlmodel: MLmodelInfo | None = None
 
 
 def version_source(
@@ -50,14 +52,15 @@ def version_source(
         origin = resolve(text)
         record = store.live_version(origin.name, origin.version)
         uri = f"{SCHEME}{origin.name}/{origin.version}"
-        return VersionSource(record.artifact, uri, record.lineage, copied_from=uri)
+        return VersionSource(record.artifact, uri, record.lineage, copied_from=uri, mlmodel=record.mlmodel)
     from_path = source if local_model_path is None else local_model_path
     artifact, source_text, source_path = store.objects.store_source(from_path, progress)
-    from mreg import gitinfo  # here: only registering asks git
+    from mreg import gitinfo, modelmeta  # here: only registering asks git or reads an MLmodel
 
+    mlmodel = modelmeta.mlmodel_of(store.objects, artifact)
     lineage = gitinfo.lineage(store.root.parent, source_path, store.root)
     if local_model_path is not None:
         source_text = names.validate_text(text, "source", names.SOURCE_MAX)
     elif source_path is not None:
         source_text = lineage.source_path or str(source_path.absolute())
-    return VersionSource(artifact, source_text, lineage)
+    return VersionSource(artifact, source_text, lineage, mlmodel=mlmodel)

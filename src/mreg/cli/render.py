@@ -91,8 +91,17 @@ def model_card(
     console.print(Panel(Group(*parts), title=Text(escape_line(model.name), style="bold"), title_align="left"))
 
 
-def version_card(version: ModelVersion, pairs: Sequence[tuple[str, str]]) -> None:
+def version_card(
+    version: ModelVersion,
+    pairs: Sequence[tuple[str, str]],
+    tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[str]]]] = (),
+) -> None:
     parts: list[RenderableType] = [key_values(pairs)]
+    for title, headers, rows in tables:  # the MLmodel signature: "Inputs (n)", "Outputs (n)" …
+        grid = Table(*headers, header_style="bold", box=None, title=cell(title), title_justify="left")
+        for row in rows:
+            grid.add_row(*(cell(text) for text in row))
+        parts += [Text(""), grid]
     if version.description:
         parts += [Text(""), SafeMarkdown(version.description)]
     console.print(

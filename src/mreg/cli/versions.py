@@ -141,14 +141,74 @@ def version_pairs(mv: ModelVersion) -> list[tuple[str, str]]:
     if lin.source_path:
         pairs.append(("repo path", lin.source_path))
     pairs += [(f"tag {k}", v) for k, v in mv.tags.items()]
+    return pairs + mlmodel_pairs(mv)
+
+
+def mlmodel_pairs(mv: ModelVersion) -> list[tuple[str, str]]:
+    """The MLmodel file's provenance and each flavor with its fields."""
+    info = mv.mlmodel
+    if info is None:
+        return []
+    made = [
+        f"{label} {value}"
+        for label, value in (
+            ("MLflow", info.mlflow_version),
+            ("created", info.utc_time_created),
+            ("uuid", info.model_uuid),
+        )
+        if value
+    ]
+    pairs = [("mlmodel", ", ".join(made) or "present")]
+    for name, fields in info.flavors:
+        pairs.append(("flavor", "  ".join([name, *(f"{k}={v}" for k, v in fields)])))
     return pairs
+
+
+SignatureTable = tuple[str, list[str], list[list[str]]]
+
+
+def signature_tables(mv: ModelVersion) -> list[SignatureTable]:
+    """The signature as MLflow's UI shows it: "Inputs (n)", "Outputs (n)" and, when the model
+    takes any, "Params (n)", each a table of name, type (dtype and shape for tensors) and
+    whether it is required (a param's default instead)."""
+    signature = mv.mlmodel.signature if mv.mlmodel else None
+    if signature is None:
+        return []
+    tables = []
+    for title, fields in (("Inputs", signature.inputs), ("Outputs", signature.outputs)):
+        tensors = any(f.type == "tensor" for f in fields)
+        headers = ["name", "type", *(["dtype", "shape"] if tensors else []), "required"]
+        rows = [
+            [
+                f.name or "-",
+                f.type,
+                *([f.dtype or "", _shape(f.shape)] if tensors else []),
+                "required" if f.required else "optional",
+            ]
+            for f in fields
+        ]
+        tables.append((f"{title} ({len(fields)})", headers, rows))
+    if signature.params:
+        rows = [[f.name or "-", f.type, f.default or "", _shape(f.shape)] for f in signature.params]
+        tables.append((f"Params ({len(rows)})", ["name", "type", "default", "shape"], rows))
+    return tables
+
+
+def _shape(shape: tuple[int, ...] | None) -> str:
+    return "" if shape is None else "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _plain_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    cells = [[escape_line(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
 
 
 @app.command("show")
 def show(
     ctx: typer.Context, name: Name, version: Version, field: FieldOpt = None, as_json: Json = False
 ) -> None:
-    """Show one version: artifact, digests, lineage, tags, aliases.
+    """Show one version: artifact, digests, lineage, tags, aliases, MLmodel signature.
 
     Examples:
 
@@ -167,10 +227,15 @@ def show(
     elif stdout_is_terminal():
         from mreg.cli import render
 
-        render.version_card(mv, version_pairs(mv))
+        render.version_card(mv, version_pairs(mv), signature_tables(mv))
     else:
         for key, value in version_pairs(mv):
             emit_line(escape_line(f"{key:<12} {value}"))
+        for title, headers, rows in signature_tables(mv):
+            emit_line("")
+            emit_line(title)
+            for line in _plain_table(headers, rows) if rows else []:
+                emit_line(line)
         if mv.description:
             emit_line("")
             emit_line(mv.description.rstrip("\n"))

@@ -618,6 +618,16 @@ class ObjectStore(ObjectBackend):
     def hash_blob(self, sha256: str) -> str:
         return hash_blob(self.layout, sha256)
 
+    def read_small(self, entry: ArtifactFile) -> bytes:
+        """The bytes of one stored file of at most ``files.MAX_METADATA_BYTES`` (such as the
+        ``MLmodel`` of a folder just registered), checked against its sha256."""
+        import hashlib
+
+        data = files.read_bytes(self.layout.root, blob_path(self.layout, entry.sha256))
+        if hashlib.sha256(data).hexdigest() != entry.sha256:
+            raise IntegrityError(f"object sha256:{entry.sha256[:12]}… of {entry.path!r} is corrupt")
+        return data
+
     def store_source(
         self, source: str | os.PathLike[str], progress: Progress | None = None
     ) -> tuple[Artifact, str, Path | None]:

@@ -18,7 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from mreg.entities import Artifact, ArtifactFile, Event, Lineage, ModelVersion, RegisteredModel
+from mreg.entities import (
+    Artifact,
+    ArtifactFile,
+    Event,
+    Lineage,
+    MLmodelInfo,
+    ModelVersion,
+    RegisteredModel,
+    Signature,
+    SignatureField,
+)
 from mreg.errors import DamagedStore, MregError, StoreError
 from mreg.names import STAGES, VERSION_MAX, validate_remote_name
 from mreg.store.files import TomlTable, display_path, line_of_key
@@ -338,6 +348,7 @@ class VersionRecord(Value):
     description: str = ""
     lineage: Lineage = field(default_factory=Lineage)
     tags: dict[str, str] = field(default_factory=dict)
+    mlmodel: MLmodelInfo | None = None
 
     status = STATUS_READY
     deleted = False
@@ -356,6 +367,7 @@ class VersionRecord(Value):
             "artifact": artifact_toml(self.artifact),
             "lineage": self.lineage.to_dict(),
             "tags": _sorted_tags(self.tags),
+            "mlmodel": None if self.mlmodel is None else mlmodel_toml(self.mlmodel),
         }
 
     def changed(self, when: dt.datetime, **changes: Any) -> VersionRecord:
@@ -384,7 +396,118 @@ class VersionRecord(Value):
             tags=self.tags,
             aliases=list(aliases),
             lineage=self.lineage,
+            mlmodel=self.mlmodel,
         )
+
+
+# The bounds of a version's ``[mlmodel]`` table, whether it comes from an MLmodel file (untrusted:
+# ``mreg.mlmodel``) or from a version file: a signature of thousands of columns fits, a crafted
+# file cannot make every listing carry megabytes.
+MLMODEL_FLAVORS_MAX = 64
+MLMODEL_FLAVOR_FIELDS_MAX = 64
+MLMODEL_SIGNATURE_FIELDS_MAX = 4096
+MLMODEL_TEXT_MAX = 1024
+MLMODEL_SHAPE_MAX = 32
+_SIGNATURE_KEYS = {"name": str, "type": str, "required": bool, "dtype": str, "shape": list, "default": str}
+_MLMODEL_TEXTS = ("mlflow_version", "model_uuid", "utc_time_created")
+
+
+def mlmodel_toml(info: MLmodelInfo) -> TomlTable:
+    """The ``[mlmodel]`` table of a version file (and the form ``mlmodel_from_table`` reads)."""
+    signature = None
+    if info.signature is not None:
+        signature = {
+            part: [f.to_dict() for f in getattr(info.signature, part)] or None
+            for part in ("inputs", "outputs", "params")
+        }
+    return {
+        "mlflow_version": info.mlflow_version,
+        "model_uuid": info.model_uuid,
+        "utc_time_created": info.utc_time_created,
+        "flavors": {name: dict(fields) for name, fields in info.flavors},
+        "signature": signature,
+    }
+
+
+def mlmodel_text(value: object, what: str) -> str:
+    """``value`` if it is a string of one printable line within ``MLMODEL_TEXT_MAX``; ValueError
+    naming ``what`` otherwise."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string")
+    if not value or len(value) > MLMODEL_TEXT_MAX or not value.isprintable():
+        raise ValueError(f"{what} must be one printable line of 1 to {MLMODEL_TEXT_MAX} characters")
+    return value
+
+
+def _signature_field(item: object, what: str) -> SignatureField:
+    if not isinstance(item, dict):
+        raise ValueError(f"{what} must be a table")
+    for key, value in item.items():
+        kind = _SIGNATURE_KEYS.get(key)
+        if kind is None:
+            raise ValueError(f"{what} has an unknown key {key!r}")
+        if type(value) is not kind:
+            raise ValueError(f"{what}.{key} has the wrong type")
+    if "type" not in item:
+        raise ValueError(f"{what} has no type")
+    shape = item.get("shape")
+    if shape is not None and (
+        len(shape) > MLMODEL_SHAPE_MAX or not all(type(d) is int and -1 <= d < 2**62 for d in shape)
+    ):
+        raise ValueError(f"{what}.shape must be at most {MLMODEL_SHAPE_MAX} sizes, each -1 or more")
+    texts = {
+        k: mlmodel_text(item[k], f"{what}.{k}") for k in ("name", "type", "dtype", "default") if k in item
+    }
+    return SignatureField(
+        name=texts.get("name"),
+        type=texts["type"],
+        required=item.get("required", True),
+        dtype=texts.get("dtype"),
+        shape=None if shape is None else tuple(shape),
+        default=texts.get("default"),
+    )
+
+
+def mlmodel_from_table(table: object) -> MLmodelInfo:
+    """An ``MLmodelInfo`` from its table (``mlmodel_toml``'s form), every type and length
+    checked; ValueError saying what is wrong."""
+    if not isinstance(table, dict):
+        raise ValueError("must be a table")
+    unknown = table.keys() - {"flavors", "signature", *_MLMODEL_TEXTS}
+    if unknown:
+        raise ValueError(f"unknown key {sorted(unknown)[0]!r}")
+    texts = {k: mlmodel_text(table[k], k) for k in _MLMODEL_TEXTS if k in table}
+    flavors_table = table.get("flavors", {})
+    if not isinstance(flavors_table, dict) or len(flavors_table) > MLMODEL_FLAVORS_MAX:
+        raise ValueError(f"flavors must be a table of at most {MLMODEL_FLAVORS_MAX} flavors")
+    flavors = []
+    for name, fields in flavors_table.items():
+        mlmodel_text(name, "a flavor's name")
+        if not isinstance(fields, dict) or len(fields) > MLMODEL_FLAVOR_FIELDS_MAX:
+            raise ValueError(f"flavors.{name} must be a table of at most {MLMODEL_FLAVOR_FIELDS_MAX} fields")
+        flavors.append(
+            (
+                name,
+                tuple(
+                    (mlmodel_text(k, f"a field of flavors.{name}"), mlmodel_text(v, f"flavors.{name}.{k}"))
+                    for k, v in fields.items()
+                ),
+            )
+        )
+    signature = None
+    if "signature" in table:
+        parts = table["signature"]
+        if not isinstance(parts, dict) or not parts.keys() <= {"inputs", "outputs", "params"}:
+            raise ValueError("signature must be a table of inputs, outputs and params")
+        found: dict[str, tuple[SignatureField, ...]] = {}
+        for part, items in parts.items():
+            if not isinstance(items, list) or len(items) > MLMODEL_SIGNATURE_FIELDS_MAX:
+                raise ValueError(f"signature.{part} must be a list of at most {MLMODEL_SIGNATURE_FIELDS_MAX}")
+            found[part] = tuple(
+                _signature_field(item, f"signature.{part}[{i}]") for i, item in enumerate(items)
+            )
+        signature = Signature(**found)
+    return MLmodelInfo(flavors=tuple(flavors), signature=signature, **texts)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -679,7 +802,17 @@ def _checked_version(path: Path | str, raw: TomlTable) -> AnyVersion:
         artifact=_read_artifact(r),
         lineage=_read_lineage(r),
         tags=r.string_table("tags"),
+        mlmodel=_read_mlmodel(r),
     )
+
+
+def _read_mlmodel(r: RecordReader) -> MLmodelInfo | None:
+    if "mlmodel" not in r.record:
+        return None
+    try:
+        return mlmodel_from_table(r.record["mlmodel"])
+    except ValueError as err:
+        raise r.fail(f"[mlmodel]: {err}", "mlmodel") from None
 
 
 # ----------------------------------------------------------------------------------------- alias
