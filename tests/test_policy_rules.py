@@ -122,7 +122,7 @@ def test_register_with_alias_obeys_the_rules(guarded: Registry, isolated: Path) 
     mv = guarded.create_model_version(
         "fraud", source, tags={"validation": "passed"}, aliases=["champion"], message="m"
     )
-    assert mv.version == 5 and mv.aliases == ("champion",)
+    assert mv.version == 5 and mv.aliases == ["champion"]
 
 
 def test_alias_events_record_the_policy_digest(guarded: Registry) -> None:
