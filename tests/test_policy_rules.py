@@ -246,3 +246,16 @@ def test_without_a_policy_nothing_is_protected(fraud: Registry, cli: Cli) -> Non
     result = cli("policy", "show")
     assert result.exit_code == 0 and "no .mreg/policy.toml" in result.stderr
     assert cli("policy", "codeowners").stdout == ""
+
+
+def test_deleting_the_version_a_protected_alias_holds_obeys_the_rules(guarded: Registry) -> None:
+    """Deleting a version removes its aliases first: a protected alias is not removed that way
+    behind its rules, and a version no protected alias holds is deleted as before."""
+    guarded.set_registered_model_alias("fraud", "champion", 3, message="v3")
+    text = refused(guarded, lambda: guarded.delete_model_version("fraud", 3, message="gone"))
+    assert text.startswith("removing champion from fraud/3 breaks policy: forward_only")
+    guarded.delete_model_version("fraud", 2, message="failed validation")
+    assert [mv.version for mv in guarded.list_model_versions("fraud")] == [1, 3, 4]
+    guarded.set_registered_model_alias("fraud", "staging", 4)  # no rule protects it
+    guarded.delete_model_version("fraud", 4, message="no longer needed")
+    assert guarded.get_aliases("fraud") == {"champion": 3}

@@ -379,7 +379,8 @@ class Registry(QueryMethods, RemoteMethods):
         with self.store.changing():
             record = self.store.live_version(name, number)
             for alias, target in self.store.aliases(name).items():
-                if target == number:
+                if target == number:  # removing a protected alias obeys its rules (policy.toml)
+                    rules = policy.check_alias_delete(self.store, name, alias, number, message=message)
                     self.store.delete_alias(name, alias)
                     self._event(
                         name,
@@ -388,6 +389,7 @@ class Registry(QueryMethods, RemoteMethods):
                         old=number,
                         reason=f"version {number} deleted",
                         message=message,
+                        **rules,
                     )
             tombstone = Tombstone(
                 created_at=record.created_at,
