@@ -12,6 +12,9 @@ from helpers import Cli
 
 from mreg import Registry
 
+# MLflow's usage telemetry reaches for the network from a thread: never in the tests.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+
 # The S3 server and bucket fixtures of the remote tests, and the browser and server fixtures of the
 # page's tests, loaded here (before any test module imports the modules) so that pytest rewrites
 # their asserts.

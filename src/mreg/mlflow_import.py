@@ -163,6 +163,9 @@ def _millis(value: Any) -> dt.datetime | None:
 def _quiet_mlflow() -> Iterator[None]:
     """MLflow's INFO lines (database upgrades) and deprecation warnings are not this command's
     output. MLflow sets its logger's level when it is imported, so it is imported first."""
+    # MLflow's usage telemetry would reach for the network from a thread of its own: an import
+    # reads a registry, it reports nothing (set before MLflow is first imported).
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     try:
         import mlflow  # noqa: F401  (here: only this command pays for MLflow)
     except ImportError as err:
@@ -185,11 +188,21 @@ def _env(values: dict[str, str]) -> Iterator[None]:
     """Environment variables MLflow reads, set for the import only. The tracking and registry
     URIs point at the source, so that nothing MLflow does falls back to its default (a
     database in the working directory)."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
     before = {k: os.environ.get(k) for k in values}
+    # A URI set earlier in this process with mlflow.set_tracking_uri wins over the environment:
+    # pin MLflow's own settings too, and put back what was there.
+    pinned = (getattr(tracking_utils, "_tracking_uri", None), getattr(registry_utils, "_registry_uri", None))
     os.environ.update(values)
+    tracking_utils.set_tracking_uri(values["MLFLOW_TRACKING_URI"])
+    registry_utils.set_registry_uri(values["MLFLOW_REGISTRY_URI"])
     try:
         yield
     finally:
+        tracking_utils.set_tracking_uri(pinned[0])
+        registry_utils.set_registry_uri(pinned[1])
         for key, value in before.items():
             if value is None:
                 os.environ.pop(key, None)
