@@ -35,4 +35,12 @@ def finish(code: int) -> NoReturn:
         sys.stdout.flush()
     except BrokenPipeError:
         code = stdout_gone()
+    # The outcome is decided: a Ctrl-C from here on changes nothing, and Python's shutdown puts
+    # the default SIGINT action back, which would kill the process by the signal (exit -2) after
+    # the command succeeded. Blocked, a late SIGINT is dropped with the process. Only in an mreg
+    # process (its handler installed): a caller running the app in-process keeps its Ctrl-C.
+    import signal
+
+    if getattr(signal.getsignal(signal.SIGINT), "__module__", None) == "mreg.cli.interrupt":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     sys.exit(code)
