@@ -59,3 +59,15 @@ def json_safe(document: str) -> str:
 def unsafe_characters() -> str:
     """Every character this module escapes (for tests and docs)."""
     return "".join(chr(code) for code in _LINE_TABLE)
+
+
+def human_size(size: int | None) -> str:
+    """``976.6 KiB``: a byte count for people (the command line and the page); "" for None."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(size)

@@ -14,6 +14,7 @@ from mreg.cli import complete
 from mreg.cli.actions import Field
 from mreg.cli.options import options
 from mreg.errors import IntegrityError, InvalidInput
+from mreg.textsafe import human_size as human_size  # re-exported for the commands
 
 if TYPE_CHECKING:
     from mreg.entities import ModelVersion
@@ -69,17 +70,6 @@ def short_time(when: dt.datetime | None) -> str:
     from mreg.entities import iso
 
     return (iso(when) or "")[:19].replace("T", " ")
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(size)
 
 
 def version_row(mv: ModelVersion, *, with_name: bool) -> list[str]:

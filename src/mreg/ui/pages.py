@@ -22,7 +22,7 @@ from mreg import __version__, names
 from mreg.entities import AliasSpan, Event, ModelVersion, RegisteredModel, iso
 from mreg.errors import InvalidFilter, InvalidInput, MregError, NotFound
 from mreg.history import describe
-from mreg.textsafe import escape_line
+from mreg.textsafe import escape_line, human_size
 from mreg.ui import markdown
 
 if TYPE_CHECKING:
@@ -98,15 +98,7 @@ def when(value: dt.datetime | None) -> str:
     return (iso(value) or "")[:19].replace("T", " ")
 
 
-def size(value: int | None) -> str:
-    if value is None:
-        return ""
-    amount = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if amount < 1024 or unit == "TiB":
-            return f"{int(amount)} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return str(value)
+size = human_size  # the command line's sizes, as the page shows them
 
 
 def first_line(text: str | None) -> str:
