@@ -276,6 +276,38 @@ def test_push_pull_s3(two_versions: Registry, cli: Cli, bucket: Bucket) -> None:
     assert cli("fsck", "--full", "--remote").exit_code == 0
 
 
+def test_a_large_file_goes_to_s3_in_8_mib_parts(registry: Registry, bucket: Bucket, tmp_path: Path) -> None:
+    """A file of two parts or more is a multipart upload of 8 MiB parts (S3's ETag of such an
+    object ends in its number of parts); one of under two parts is a single PUT."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(20 * 2**20))
+    small = tmp_path / "small.bin"
+    small.write_bytes(os.urandom(15 * 2**20))
+    registry.create_model_version("big", big)
+    registry.create_model_version("small", small)
+    registry.add_remote("team", bucket.url)
+    assert len(registry.push().done) == 2
+    client = bucket.server.client()
+    for path, parts in ((big, "-3"), (small, "")):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        key = f"models/objects/sha256/{digest[:2]}/{digest[2:]}"
+        head = client.head_object(Bucket=bucket.name, Key=key)
+        assert head["ContentLength"] == path.stat().st_size
+        assert head["ETag"].strip('"').endswith(parts) and ("-" in head["ETag"]) == bool(parts)
+        if parts:
+            first = client.head_object(Bucket=bucket.name, Key=key, PartNumber=1)
+            assert first["ContentLength"] == 8 * 2**20
+
+
+def test_s3_part_size_stays_within_the_part_count_limit() -> None:
+    from mreg.remotes.backend import S3_MAX_PARTS, S3_PART_SIZE, s3_part_size
+
+    assert s3_part_size(0) == s3_part_size(2**30) == S3_PART_SIZE == 8 * 2**20
+    for size in (S3_PART_SIZE * S3_MAX_PARTS, S3_PART_SIZE * S3_MAX_PARTS + 1, 5 * 2**40):
+        part = s3_part_size(size)
+        assert part >= S3_PART_SIZE and -(-size // part) <= S3_MAX_PARTS
+
+
 def test_s3_listing_is_used_for_many_objects(registry: Registry, bucket: Bucket, tmp_path: Path) -> None:
     folder = tmp_path / "many"
     folder.mkdir()

@@ -25,6 +25,10 @@ def failure_code(err: BaseException, *, debug: bool) -> int:
     that caught ``err``."""
     if isinstance(err, KeyboardInterrupt):
         error("interrupted")
+        if "fsspec.asyn" in sys.modules:  # a transfer was under way: let its requests unwind
+            from mreg.remotes.backend import settle_async_transfers
+
+            settle_async_transfers()
         return 130
     if isinstance(err, BrokenPipeError):
         return stdout_gone()
