@@ -237,6 +237,25 @@ def test_a_malformed_policy_is_an_error_naming_the_line(
     assert result.exit_code == 5
     assert result.stderr.startswith("error: ") and f"policy.toml:{line}:" in result.stderr
     assert guarded.get_aliases("fraud") == {}
+    # fsck, the CI check, reports it too (before anyone's alias change is refused by it).
+    found = [f for f in guarded.fsck() if f.path == "policy.toml"]
+    assert [(f.severity, f.kind) for f in found] == [("error", "invalid-file")]
+    assert f"policy.toml:{line}:" in found[0].message and says in found[0].message
+    result = cli("fsck")
+    assert result.exit_code == 5 and f"policy.toml:{line}:" in result.stdout + result.stderr
+
+
+def test_fsck_passes_a_good_policy_and_does_not_open_a_symlinked_one(
+    guarded: Registry, isolated: Path
+) -> None:
+    assert [f for f in guarded.fsck() if f.severity == "error"] == []
+    policy = guarded.root / "policy.toml"
+    outside = isolated / "elsewhere.toml"
+    outside.write_text("not = [valid")
+    policy.unlink()
+    policy.symlink_to(outside)
+    found = [f for f in guarded.fsck() if f.path == "policy.toml"]
+    assert [f.kind for f in found] == ["symlink"]
 
 
 def test_without_a_policy_nothing_is_protected(fraud: Registry, cli: Cli) -> None:

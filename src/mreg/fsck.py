@@ -241,6 +241,26 @@ def check_entries(scan: Scan) -> Iterator[Finding]:
         dirnames[:] = [d for d in dirnames if here / d not in scan.symlinks and not is_temp_name(d)]
 
 
+@check
+def check_policy(scan: Scan) -> Iterator[Finding]:
+    """policy.toml, when there is one, parses: a bad one refuses every alias and stage change and
+    every ``mreg check`` (docs/policy.md). A symlink or special file in its place is reported by
+    ``check_entries`` and not opened here."""
+    path = scan.layout.policy
+    if path in scan.symlinks or scan.rel(path) in scan.special:
+        return
+    try:
+        data = files.read_bytes(scan.root, path)
+        from mreg.policy import Policy
+        from mreg.store.policyfile import parse_policy
+
+        Policy(parse_policy(path, data))  # its filters compile too
+    except FileNotFoundError:
+        return
+    except MregError as err:
+        yield scan.unreadable(path, err)
+
+
 def _holds_only_debris(scan: Scan, folder: Path) -> bool:
     """Whether a folder holds nothing but temp files and empty folders."""
     for entry in scan.entries(folder):
