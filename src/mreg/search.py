@@ -36,7 +36,7 @@ from mreg.names import STAGES
 
 if TYPE_CHECKING:
     from mreg.entities import ModelVersion, RegisteredModel
-    from mreg.store.records import ModelRecord
+    from mreg.store.records import ModelRecord, VersionRecord
     from mreg.store.store import Store
 
 # MLflow's defaults and limits (mlflow.store.model_registry).
@@ -757,6 +757,7 @@ __all__ = [
     "ModelSearch",
     "OrderKey",
     "PagedList",
+    "VersionHit",
     "VersionSearch",
     "like_regex",
     "make_page_token",
@@ -807,9 +808,34 @@ def find_models(
     return PagedList(models, page.token, problems)
 
 
+class VersionHit:
+    """A live version a search found, before it is made a ``ModelVersion``: what an order and a
+    listing's row need (name, number, aliases, times) beside the version's record. A listing
+    prints its rows from hits; ``entity`` makes the full ``ModelVersion`` (JSON, ``--field``)."""
+
+    __slots__ = ("aliases", "created_at", "name", "record", "updated_at", "version")
+
+    def __init__(self, name: str, version: int, aliases: tuple[str, ...], record: VersionRecord) -> None:
+        self.name = name
+        self.version = version
+        self.aliases = aliases
+        self.record = record
+        self.created_at = record.created_at
+        self.updated_at = record.updated_at
+
+    def entity(self) -> ModelVersion:
+        return self.record.entity(self.name, self.version, self.aliases)
+
+
 def find_versions(store: Store, query: VersionSearch, model: str | None) -> PagedList[ModelVersion]:
     """One page of the live versions matching ``query``, of ``model`` or of every model."""
-    found: list[ModelVersion] = []
+    hits = find_version_hits(store, query, model)
+    return PagedList([hit.entity() for hit in hits], hits.token, hits.problems)
+
+
+def find_version_hits(store: Store, query: VersionSearch, model: str | None) -> PagedList[VersionHit]:
+    """``find_versions`` before the versions of the page are made entities (listings)."""
+    found: list[VersionHit] = []
     names, problems = ([model], []) if model is not None else store.scan_models()
     for name in names:
         if query.filter.accepts("name", name):
@@ -819,12 +845,16 @@ def find_versions(store: Store, query: VersionSearch, model: str | None) -> Page
     return page
 
 
+_EARLY_STAGES = ("name", "version_number", "alias")
+
+
 def _matching_versions(
     store: Store, name: str, filter_: Filter, problems: list[StoreError]
-) -> list[ModelVersion]:
+) -> list[VersionHit]:
     """The live versions of ``name`` that pass ``filter_``. Conditions on the version number
     and the aliases are tested before a version file is read; each file is read once. A file
-    that cannot be read is added to ``problems`` and left out."""
+    that cannot be read is added to ``problems`` and left out. An entity is made only when a
+    condition needs one."""
     from mreg.store.records import VersionRecord
 
     held: dict[int, tuple[str, ...]] = {}
@@ -837,6 +867,7 @@ def _matching_versions(
         for n in store.version_numbers(name)
         if filter_.accepts("version_number", n) and filter_.accepts("alias", held.get(n, ()))
     ]
+    late = any(c.stage not in _EARLY_STAGES for c in filter_.conditions)
     result = []
     for number, record in store.scan_versions(name, numbers):
         if isinstance(record, StoreError):
@@ -844,7 +875,7 @@ def _matching_versions(
         elif isinstance(record, MregError):
             raise record
         elif isinstance(record, VersionRecord):
-            mv = record.entity(name, number, held.get(number, ()))
-            if filter_.matches(mv, checked=["name", "version_number", "alias"]):
-                result.append(mv)
+            hit = VersionHit(name, number, held.get(number, ()), record)
+            if not late or filter_.matches(hit.entity(), checked=_EARLY_STAGES):
+                result.append(hit)
     return result

@@ -19,6 +19,7 @@ from mreg.textsafe import human_size as human_size  # re-exported for the comman
 if TYPE_CHECKING:
     from mreg.entities import ModelVersion
     from mreg.registry import Registry
+    from mreg.search import VersionHit
 
 
 def open_registry(ctx: typer.Context) -> Registry:
@@ -67,6 +68,9 @@ def short_time(when: dt.datetime | None) -> str:
     """``2026-11-26 10:35:40`` (UTC) for tables; JSON carries the full ISO form."""
     if when is None:
         return ""
+    when = when.astimezone(dt.UTC)
+    if when.year >= 1000:  # four digits: the ISO form's first 19 characters, without strftime
+        return when.isoformat(" ")[:19]
     from mreg.entities import iso
 
     return (iso(when) or "")[:19].replace("T", " ")
@@ -82,6 +86,22 @@ def version_row(mv: ModelVersion, *, with_name: bool) -> list[str]:
         mv.user_id,
         human_size(mv.artifact.size) if mv.artifact.kind != "uri" else "ref",
         mv.run_id or "",
+    ]
+
+
+def hit_row(hit: VersionHit, *, with_name: bool) -> list[str]:
+    """``version_row`` of the version a listing found, from its record (no entity made)."""
+    record = hit.record
+    artifact = record.artifact
+    return [
+        *([hit.name] if with_name else []),
+        str(hit.version),
+        ",".join(hit.aliases),
+        "" if record.stage == "None" else record.stage,
+        short_time(record.created_at),
+        record.created_by,
+        human_size(artifact.size) if artifact.kind != "uri" else "ref",
+        record.run_id,
     ]
 
 
