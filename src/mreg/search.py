@@ -848,6 +848,10 @@ def find_version_hits(store: Store, query: VersionSearch, model: str | None) -> 
 _EARLY_STAGES = ("name", "version_number", "alias")
 
 
+def _any_number(number: int) -> bool:
+    return True
+
+
 def _matching_versions(
     store: Store, name: str, filter_: Filter, problems: list[StoreError]
 ) -> list[VersionHit]:
@@ -862,14 +866,13 @@ def _matching_versions(
     problems += alias_problems
     for alias, number in sorted(aliases.items()):
         held[number] = (*held.get(number, ()), alias)
-    numbers = [
-        n
-        for n in store.version_numbers(name)
-        if filter_.accepts("version_number", n) and filter_.accepts("alias", held.get(n, ()))
-    ]
+
+    def accept(n: int) -> bool:
+        return filter_.accepts("version_number", n) and filter_.accepts("alias", held.get(n, ()))
+
     late = any(c.stage not in _EARLY_STAGES for c in filter_.conditions)
     result = []
-    for number, record in store.scan_versions(name, numbers):
+    for number, record in store.scan_versions_where(name, accept if filter_ else _any_number):
         if isinstance(record, StoreError):
             problems.append(record)
         elif isinstance(record, MregError):
