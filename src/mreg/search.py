@@ -29,7 +29,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from mreg.errors import InvalidFilter, InvalidInput, MregError, StoreError
 from mreg.names import STAGES
@@ -837,9 +837,10 @@ def find_version_hits(store: Store, query: VersionSearch, model: str | None) -> 
     """``find_versions`` before the versions of the page are made entities (listings)."""
     found: list[VersionHit] = []
     names, problems = ([model], []) if model is not None else store.scan_models()
+    late = any(c.stage not in _EARLY_STAGES for c in query.filter.conditions)
     for name in names:
         if query.filter.accepts("name", name):
-            found += _matching_versions(store, name, query.filter, problems)
+            found += _matching_versions(store, name, query.filter, late, problems)
     page = query.page(query.sort(found))
     page.problems = problems
     return page
@@ -853,32 +854,30 @@ def _any_number(number: int) -> bool:
 
 
 def _matching_versions(
-    store: Store, name: str, filter_: Filter, problems: list[StoreError]
+    store: Store, name: str, filter_: Filter, late: bool, problems: list[StoreError]
 ) -> list[VersionHit]:
     """The live versions of ``name`` that pass ``filter_``. Conditions on the version number
     and the aliases are tested before a version file is read; each file is read once. A file
     that cannot be read is added to ``problems`` and left out. An entity is made only when a
-    condition needs one."""
-    from mreg.store.records import VersionRecord
-
+    condition needs one (``late``: a condition on what only the version's file holds)."""
     held: dict[int, tuple[str, ...]] = {}
     aliases, alias_problems = store.scan_aliases(name)
-    problems += alias_problems
+    if alias_problems:
+        problems += alias_problems
     for alias, number in sorted(aliases.items()):
         held[number] = (*held.get(number, ()), alias)
 
     def accept(n: int) -> bool:
         return filter_.accepts("version_number", n) and filter_.accepts("alias", held.get(n, ()))
 
-    late = any(c.stage not in _EARLY_STAGES for c in filter_.conditions)
     result = []
     for number, record in store.scan_versions_where(name, accept if filter_ else _any_number):
-        if isinstance(record, StoreError):
+        if isinstance(record, MregError):
+            if not isinstance(record, StoreError):
+                raise record
             problems.append(record)
-        elif isinstance(record, MregError):
-            raise record
-        elif isinstance(record, VersionRecord):
-            hit = VersionHit(name, number, held.get(number, ()), record)
+        elif not record.deleted:
+            hit = VersionHit(name, number, held.get(number, ()), cast("VersionRecord", record))
             if not late or filter_.matches(hit.entity(), checked=_EARLY_STAGES):
                 result.append(hit)
     return result

@@ -21,8 +21,9 @@ from mreg.cli.common import (
     PageToken,
     Quiet,
     Yes,
+    collector_paused,
     finish_listing,
-    hit_row,
+    hit_rows,
     human_size,
     next_page_hint,
     open_registry,
@@ -100,18 +101,20 @@ def list_versions(
             emit_json({"model_versions": [v.to_dict() for v in versions], "next_page_token": versions.token})
         token, problems = versions.token, versions.problems
     else:  # a table or -q: rows from what the search found, no ModelVersion made
-        hits = registry.list_model_versions_page(filter_string, max_results, order_by, page_token, model=name)
-        if quiet:
-            for hit in hits:
-                emit_line(str(hit.version) if name is not None else escape_line(f"{hit.name}/{hit.version}"))
-        else:
-            with_name = name is None
-            table(
-                (["name"] if with_name else []) + VERSION_HEADERS,
-                [hit_row(hit, with_name=with_name) for hit in hits],
+        with collector_paused():
+            hits = registry.list_model_versions_page(
+                filter_string, max_results, order_by, page_token, model=name
             )
-            if not hits and not hits.problems:
-                message("no versions match" if filter_string or page_token else "no versions")
+            if quiet:
+                for hit in hits:
+                    emit_line(
+                        str(hit.version) if name is not None else escape_line(f"{hit.name}/{hit.version}")
+                    )
+            else:
+                with_name = name is None
+                table((["name"] if with_name else []) + VERSION_HEADERS, hit_rows(hits, with_name=with_name))
+                if not hits and not hits.problems:
+                    message("no versions match" if filter_string or page_token else "no versions")
         token, problems = hits.token, hits.problems
     if not as_json:
         next_page_hint(token)

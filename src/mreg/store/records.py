@@ -867,6 +867,20 @@ class AliasRecord(Value):
         return {"version": self.version}
 
 
+_WRITTEN_ALIAS = re.compile(r"version = ([1-9][0-9]{0,17})\n")
+
+
+def parse_written_alias(text: str) -> AliasRecord | None:
+    """The record of an alias file exactly as the writer writes it (``version = N``), read with
+    one pattern; None for any other text, which takes the TOML reader and ``AliasRecord.parse``
+    (a listing of 10,000 models reads as many alias files)."""
+    m = _WRITTEN_ALIAS.fullmatch(text)
+    if m is None:
+        return None
+    version = int(m.group(1))
+    return AliasRecord(version) if version <= VERSION_MAX else None
+
+
 # ----------------------------------------------------------------------------------------- event
 
 

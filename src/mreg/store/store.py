@@ -37,6 +37,7 @@ from mreg.store.records import (
     event_toml,
     parse_event,
     parse_version,
+    parse_written_alias,
     parse_written_version,
 )
 
@@ -302,7 +303,7 @@ class Store:
                 shown = files.display_path(layout.model_dir(folder))
                 problems.append(DamagedStore(f"refusing to follow symlink {shown} inside the store"))
                 continue
-            if not os.path.lexists(layout.model_file(folder)):
+            if not os.path.lexists(layout.model_file_text(folder)):
                 continue
             try:
                 names.validate_model_name(folder)
@@ -439,7 +440,7 @@ class Store:
             numbers.extend(sorted(n for n in found if n is not None and accept(n)))
             return [f"{n}.toml" for n in numbers]
 
-        folder = self.layout.versions_dir(name)
+        folder = self.layout.versions_dir_text(name)
         read = files.read_folder(self.root, folder, pick, parse_written_version, errors=True)
         return _version_records(folder, numbers, read)
 
@@ -509,12 +510,17 @@ class Store:
     def scan_aliases(self, name: str) -> tuple[dict[str, int], list[StoreError]]:
         """As ``aliases``, but an alias file that cannot be read is left out and its error
         returned with the others (listings show what they can). Read through the batched reader."""
-        folder = self.layout.aliases_dir(name)
+        folder = self.layout.aliases_dir_text(name)
         result: dict[str, int] = {}
         problems: list[StoreError] = []
-        for alias, raw in files.read_folder(self.root, folder, _alias_names, errors=True):
+        for alias, raw in files.read_folder(
+            self.root, folder, _alias_names, parse_written_alias, errors=True
+        ):
             if raw is None:
                 continue  # deleted while we read
+            if isinstance(raw, AliasRecord):
+                result[alias] = raw.version
+                continue
             try:
                 if isinstance(raw, StoreError):
                     raise raw
@@ -574,7 +580,7 @@ def _alias_names(filenames: list[str]) -> list[str]:
 
 
 def _version_records(
-    folder: Path,
+    folder: Path | str,
     numbers: Sequence[int],
     read: Iterable[tuple[str, files.TomlTable | MregError | VersionRecord | None]],
 ) -> Iterator[tuple[int, AnyVersion | MregError]]:
