@@ -608,15 +608,19 @@ def read_folder(
 def _open_folder(root: Path, folder: Path | str) -> int | None:
     """A descriptor of the store's folder ``folder``, checked for symlinks and opened without
     following one; None when it does not exist (or is no folder). Within ``scanning``, a folder
-    whose parent was found to be a real folder needs no ``lstat`` of its own: ``O_NOFOLLOW``
-    refuses it if it is a symlink."""
+    whose parent was found to be a real folder is checked only when it cannot be opened:
+    ``O_NOFOLLOW`` refuses a symlink (with ``ENOTDIR`` beside ``O_DIRECTORY``, which the
+    check then tells from a file)."""
     verified = _verified_folders.get()
     parent, _, last = os.fspath(folder).rpartition(os.sep)
-    if verified is None or parent not in verified or last in ("", ".", ".."):
+    checked = verified is None or parent not in verified or last in ("", ".", "..")
+    if checked:
         ensure_no_symlink(root, folder)
     try:
         return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError as err:
+        if not checked:
+            ensure_no_symlink(root, folder)
         if err.errno == errno.ELOOP:
             raise DamagedStore(
                 f"refusing to follow symlink {display_path(folder)} inside the store"
