@@ -21,10 +21,7 @@ the version files that can still match are read.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -643,12 +640,19 @@ def sort_entities(items: Iterable[T], keys: Sequence[OrderKey]) -> list[T]:
 
 def make_page_token(offset: int) -> str:
     """MLflow's page token: base64 of ``{"offset": N}``."""
+    import base64  # here, as json: only a search that pages needs them
+    import json
+
     return base64.b64encode(json.dumps({"offset": offset}).encode("utf-8")).decode("ascii")
 
 
 def parse_page_token(token: str | None) -> int:
     if not token:
         return 0
+    import base64
+    import binascii
+    import json
+
     problem = "it does not come from a previous search"
     try:
         decoded = json.loads(base64.b64decode(token.encode("ascii"), validate=True))
