@@ -16,7 +16,7 @@ from mreg.store import files
 
 if TYPE_CHECKING:
     from mreg.entities import AliasSpan, Event, ModelVersion, RegisteredModel
-    from mreg.search import PagedList
+    from mreg.search import PagedList, VersionHit
     from mreg.store.records import ModelRecord
     from mreg.store.store import Store
 
@@ -88,6 +88,26 @@ class QueryMethods:
         if model is not None:
             self.store.model(model)
         return search.find_versions(self.store, query, model)
+
+    @files.scanning()
+    def list_model_versions_page(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10_000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+        *,
+        model: str | None = None,
+    ) -> PagedList[VersionHit]:
+        """``search_model_versions`` for listings: the same versions, in the same order and
+        pages, as hits (name, number, aliases, record) rather than ``ModelVersion``s, which a
+        table of a few fields per version does not need."""
+        from mreg import search
+
+        query = search.VersionSearch(filter_string, max_results, order_by, page_token)
+        if model is not None:
+            self.store.model(model)
+        return search.find_version_hits(self.store, query, model)
 
     # ----------------------------------------------------------------------------------- history
 

@@ -21,22 +21,19 @@ the version files that can still match are read.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from mreg.errors import InvalidFilter, InvalidInput, MregError, StoreError
 from mreg.names import STAGES
 
 if TYPE_CHECKING:
     from mreg.entities import ModelVersion, RegisteredModel
-    from mreg.store.records import ModelRecord
+    from mreg.store.records import ModelRecord, VersionRecord
     from mreg.store.store import Store
 
 # MLflow's defaults and limits (mlflow.store.model_registry).
@@ -643,12 +640,19 @@ def sort_entities(items: Iterable[T], keys: Sequence[OrderKey]) -> list[T]:
 
 def make_page_token(offset: int) -> str:
     """MLflow's page token: base64 of ``{"offset": N}``."""
+    import base64  # here, as json: only a search that pages needs them
+    import json
+
     return base64.b64encode(json.dumps({"offset": offset}).encode("utf-8")).decode("ascii")
 
 
 def parse_page_token(token: str | None) -> int:
     if not token:
         return 0
+    import base64
+    import binascii
+    import json
+
     problem = "it does not come from a previous search"
     try:
         decoded = json.loads(base64.b64decode(token.encode("ascii"), validate=True))
@@ -757,6 +761,7 @@ __all__ = [
     "ModelSearch",
     "OrderKey",
     "PagedList",
+    "VersionHit",
     "VersionSearch",
     "like_regex",
     "make_page_token",
@@ -807,44 +812,76 @@ def find_models(
     return PagedList(models, page.token, problems)
 
 
+class VersionHit:
+    """A live version a search found, before it is made a ``ModelVersion``: what an order and a
+    listing's row need (name, number, aliases, times) beside the version's record. A listing
+    prints its rows from hits; ``entity`` makes the full ``ModelVersion`` (JSON, ``--field``)."""
+
+    __slots__ = ("aliases", "created_at", "name", "record", "updated_at", "version")
+
+    def __init__(self, name: str, version: int, aliases: tuple[str, ...], record: VersionRecord) -> None:
+        self.name = name
+        self.version = version
+        self.aliases = aliases
+        self.record = record
+        self.created_at = record.created_at
+        self.updated_at = record.updated_at
+
+    def entity(self) -> ModelVersion:
+        return self.record.entity(self.name, self.version, self.aliases)
+
+
 def find_versions(store: Store, query: VersionSearch, model: str | None) -> PagedList[ModelVersion]:
     """One page of the live versions matching ``query``, of ``model`` or of every model."""
-    found: list[ModelVersion] = []
+    hits = find_version_hits(store, query, model)
+    return PagedList([hit.entity() for hit in hits], hits.token, hits.problems)
+
+
+def find_version_hits(store: Store, query: VersionSearch, model: str | None) -> PagedList[VersionHit]:
+    """``find_versions`` before the versions of the page are made entities (listings)."""
+    found: list[VersionHit] = []
     names, problems = ([model], []) if model is not None else store.scan_models()
+    late = any(c.stage not in _EARLY_STAGES for c in query.filter.conditions)
     for name in names:
         if query.filter.accepts("name", name):
-            found += _matching_versions(store, name, query.filter, problems)
+            found += _matching_versions(store, name, query.filter, late, problems)
     page = query.page(query.sort(found))
     page.problems = problems
     return page
 
 
+_EARLY_STAGES = ("name", "version_number", "alias")
+
+
+def _any_number(number: int) -> bool:
+    return True
+
+
 def _matching_versions(
-    store: Store, name: str, filter_: Filter, problems: list[StoreError]
-) -> list[ModelVersion]:
+    store: Store, name: str, filter_: Filter, late: bool, problems: list[StoreError]
+) -> list[VersionHit]:
     """The live versions of ``name`` that pass ``filter_``. Conditions on the version number
     and the aliases are tested before a version file is read; each file is read once. A file
-    that cannot be read is added to ``problems`` and left out."""
-    from mreg.store.records import VersionRecord
-
+    that cannot be read is added to ``problems`` and left out. An entity is made only when a
+    condition needs one (``late``: a condition on what only the version's file holds)."""
     held: dict[int, tuple[str, ...]] = {}
     aliases, alias_problems = store.scan_aliases(name)
-    problems += alias_problems
+    if alias_problems:
+        problems += alias_problems
     for alias, number in sorted(aliases.items()):
         held[number] = (*held.get(number, ()), alias)
-    numbers = [
-        n
-        for n in store.version_numbers(name)
-        if filter_.accepts("version_number", n) and filter_.accepts("alias", held.get(n, ()))
-    ]
+
+    def accept(n: int) -> bool:
+        return filter_.accepts("version_number", n) and filter_.accepts("alias", held.get(n, ()))
+
     result = []
-    for number, record in store.scan_versions(name, numbers):
-        if isinstance(record, StoreError):
+    for number, record in store.scan_versions_where(name, accept if filter_ else _any_number):
+        if isinstance(record, MregError):
+            if not isinstance(record, StoreError):
+                raise record
             problems.append(record)
-        elif isinstance(record, MregError):
-            raise record
-        elif isinstance(record, VersionRecord):
-            mv = record.entity(name, number, held.get(number, ()))
-            if filter_.matches(mv, checked=["name", "version_number", "alias"]):
-                result.append(mv)
+        elif not record.deleted:
+            hit = VersionHit(name, number, held.get(number, ()), cast("VersionRecord", record))
+            if not late or filter_.matches(hit.entity(), checked=_EARLY_STAGES):
+                result.append(hit)
     return result

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +21,7 @@ from mreg.textsafe import human_size as human_size  # re-exported for the comman
 if TYPE_CHECKING:
     from mreg.entities import ModelVersion
     from mreg.registry import Registry
+    from mreg.search import VersionHit
 
 
 def open_registry(ctx: typer.Context) -> Registry:
@@ -67,6 +70,9 @@ def short_time(when: dt.datetime | None) -> str:
     """``2026-11-26 10:35:40`` (UTC) for tables; JSON carries the full ISO form."""
     if when is None:
         return ""
+    when = when.astimezone(dt.UTC)
+    if when.year >= 1000:  # four digits: the ISO form's first 19 characters, without strftime
+        return when.isoformat(" ")[:19]
     from mreg.entities import iso
 
     return (iso(when) or "")[:19].replace("T", " ")
@@ -139,6 +145,47 @@ def _escape_controls(text: str) -> str:
     import re
 
     return re.sub(_CONTROL_RE, lambda m: repr(m.group())[1:-1], text)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Around a listing that makes a few objects for each of thousands of entries and frees
+    them all at the end: Python's cycle collector, run every few hundred new objects and now
+    and then over every object of the process (Typer's and Click's included), finds nothing to
+    free there and cost a tenth of the listing's time."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def hit_rows(hits: Sequence[VersionHit], *, with_name: bool) -> list[list[str]]:
+    """``version_row`` of each version a listing found, from its record (no ``ModelVersion``
+    made); a size shown once is not formatted again."""
+    sizes: dict[int | None, str] = {}
+    rows = []
+    for hit in hits:
+        record = hit.record
+        artifact = record.artifact
+        if artifact.kind == "uri":
+            size = "ref"
+        else:
+            size = sizes.get(artifact.size) or sizes.setdefault(artifact.size, human_size(artifact.size))
+        row = [
+            str(hit.version),
+            ",".join(hit.aliases),
+            "" if record.stage == "None" else record.stage,
+            short_time(record.created_at),
+            record.created_by,
+            size,
+            record.run_id,
+        ]
+        rows.append([hit.name, *row] if with_name else row)
+    return rows
 
 
 def finish_listing(problems: Sequence[Exception]) -> None:

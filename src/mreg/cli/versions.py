@@ -21,13 +21,14 @@ from mreg.cli.common import (
     PageToken,
     Quiet,
     Yes,
+    collector_paused,
     finish_listing,
+    hit_rows,
     human_size,
     next_page_hint,
     open_registry,
     read_description,
     short_time,
-    version_row,
 )
 from mreg.cli.output import emit_json, emit_line, message, report, stdout_is_terminal, table
 from mreg.entities import ModelVersion
@@ -89,26 +90,35 @@ def list_versions(
         --order-by "version_number ASC" --json
     """
     registry = open_registry(ctx)
-    versions = registry.search_model_versions(filter_string, max_results, order_by, page_token, model=name)
-    if field is not None:
-        for mv in versions:
-            emit_line(field_value(registry, mv, field))
-    elif as_json:
-        emit_json({"model_versions": [v.to_dict() for v in versions], "next_page_token": versions.token})
-    elif quiet:
-        for mv in versions:
-            emit_line(str(mv.version) if name is not None else escape_line(f"{mv.name}/{mv.version}"))
-    else:
-        with_name = name is None
-        table(
-            (["name"] if with_name else []) + VERSION_HEADERS,
-            [version_row(v, with_name=with_name) for v in versions],
+    if field is not None or as_json:
+        versions = registry.search_model_versions(
+            filter_string, max_results, order_by, page_token, model=name
         )
-        if not versions and not versions.problems:
-            message("no versions match" if filter_string or page_token else "no versions")
+        if field is not None:
+            for mv in versions:
+                emit_line(field_value(registry, mv, field))
+        else:
+            emit_json({"model_versions": [v.to_dict() for v in versions], "next_page_token": versions.token})
+        token, problems = versions.token, versions.problems
+    else:  # a table or -q: rows from what the search found, no ModelVersion made
+        with collector_paused():
+            hits = registry.list_model_versions_page(
+                filter_string, max_results, order_by, page_token, model=name
+            )
+            if quiet:
+                for hit in hits:
+                    emit_line(
+                        str(hit.version) if name is not None else escape_line(f"{hit.name}/{hit.version}")
+                    )
+            else:
+                with_name = name is None
+                table((["name"] if with_name else []) + VERSION_HEADERS, hit_rows(hits, with_name=with_name))
+                if not hits and not hits.problems:
+                    message("no versions match" if filter_string or page_token else "no versions")
+        token, problems = hits.token, hits.problems
     if not as_json:
-        next_page_hint(versions.token)
-    finish_listing(versions.problems)
+        next_page_hint(token)
+    finish_listing(problems)
 
 
 def version_pairs(mv: ModelVersion) -> list[tuple[str, str]]:

@@ -37,6 +37,7 @@ from mreg.store.records import (
     event_toml,
     parse_event,
     parse_version,
+    parse_written_alias,
     parse_written_version,
 )
 
@@ -302,7 +303,7 @@ class Store:
                 shown = files.display_path(layout.model_dir(folder))
                 problems.append(DamagedStore(f"refusing to follow symlink {shown} inside the store"))
                 continue
-            if not os.path.lexists(layout.model_file(folder)):
+            if not os.path.lexists(layout.model_file_text(folder)):
                 continue
             try:
                 names.validate_model_name(folder)
@@ -425,16 +426,23 @@ class Store:
         # the TOML reader and the checks of parse_version.
         filenames = [f"{n}.toml" for n in numbers]
         read = files.read_many(self.root, folder, filenames, parse_written_version, errors=True)
-        for number, (filename, raw) in zip(numbers, read, strict=True):
-            if raw is None:
-                continue
-            if isinstance(raw, MregError | VersionRecord):
-                yield number, raw
-                continue
-            try:
-                yield number, parse_version(f"{folder}{os.sep}{filename}", raw)
-            except MregError as err:
-                yield number, err
+        return _version_records(folder, numbers, read)
+
+    def scan_versions_where(
+        self, name: str, accept: Callable[[int], bool]
+    ) -> Iterator[tuple[int, AnyVersion | MregError]]:
+        """As ``scan_versions`` of the version numbers (ascending) that ``accept`` accepts,
+        listed and read through one descriptor of the versions folder (listings)."""
+        numbers: list[int] = []
+
+        def pick(filenames: list[str]) -> list[str]:
+            found = (version_from_filename(f) for f in filenames)
+            numbers.extend(sorted(n for n in found if n is not None and accept(n)))
+            return [f"{n}.toml" for n in numbers]
+
+        folder = self.layout.versions_dir_text(name)
+        read = files.read_folder(self.root, folder, pick, parse_written_version, errors=True)
+        return _version_records(folder, numbers, read)
 
     def live_versions_descending(self, name: str) -> Iterator[tuple[int, VersionRecord]]:
         """Live versions, newest first, read in growing batches: ``latest`` usually needs one
@@ -482,7 +490,7 @@ class Store:
     # ---------------------------------------------------------------------------------- aliases
 
     def alias_names(self, name: str) -> list[str]:
-        return [a for a in files.list_dir(self.root, self.layout.aliases_dir(name)) if not a.startswith(".")]
+        return _alias_names(files.list_dir(self.root, self.layout.aliases_dir(name)))
 
     def alias(self, name: str, alias: str) -> int | None:
         """The version ``alias`` points at; None when it does not exist."""
@@ -502,12 +510,17 @@ class Store:
     def scan_aliases(self, name: str) -> tuple[dict[str, int], list[StoreError]]:
         """As ``aliases``, but an alias file that cannot be read is left out and its error
         returned with the others (listings show what they can). Read through the batched reader."""
-        folder = self.layout.aliases_dir(name)
+        folder = self.layout.aliases_dir_text(name)
         result: dict[str, int] = {}
         problems: list[StoreError] = []
-        for alias, raw in files.read_toml_many(self.root, folder, self.alias_names(name), errors=True):
+        for alias, raw in files.read_folder(
+            self.root, folder, _alias_names, parse_written_alias, errors=True
+        ):
             if raw is None:
                 continue  # deleted while we read
+            if isinstance(raw, AliasRecord):
+                result[alias] = raw.version
+                continue
             try:
                 if isinstance(raw, StoreError):
                     raise raw
@@ -560,3 +573,25 @@ class Store:
 
     def remove_record(self, rel: str) -> None:
         files.remove_file(self.root, self.layout.path(rel))
+
+
+def _alias_names(filenames: list[str]) -> list[str]:
+    return [a for a in filenames if not a.startswith(".")]
+
+
+def _version_records(
+    folder: Path | str,
+    numbers: Sequence[int],
+    read: Iterable[tuple[str, files.TomlTable | MregError | VersionRecord | None]],
+) -> Iterator[tuple[int, AnyVersion | MregError]]:
+    """What ``scan_versions`` yields from what the batched reader read for ``numbers``."""
+    for number, (filename, raw) in zip(numbers, read, strict=True):
+        if raw is None:
+            continue
+        if isinstance(raw, MregError | VersionRecord):
+            yield number, raw
+            continue
+        try:
+            yield number, parse_version(f"{folder}{os.sep}{filename}", raw)
+        except MregError as err:
+            yield number, err
