@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from mreg import history
 from mreg.destination import check_destination
 from mreg.errors import AlreadyExists, InvalidInput, NotFound
-from mreg.ui import pages
+from mreg.ui import pages, reading
 
 if TYPE_CHECKING:
     from mreg.registry import Registry
@@ -66,7 +66,7 @@ def write_site(registry: Registry, root: Path) -> ExportReport:
     for model in models:
         name = pages.model_name(model.name)  # a valid name: one folder, nothing outside root
         base = [pages.MODELS_SEGMENT, name]
-        versions = registry.list_model_versions(name)
+        versions = reading.versions_of(registry, model)
         total += len(versions)
         out.page(base, pages.model_html(model, versions, model_links, export=True))
         for mv in versions:

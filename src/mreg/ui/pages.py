@@ -23,7 +23,7 @@ from mreg.entities import AliasSpan, Event, ModelVersion, RegisteredModel, iso
 from mreg.errors import InvalidFilter, InvalidInput, MregError, NotFound
 from mreg.history import describe
 from mreg.textsafe import escape_line, human_size
-from mreg.ui import markdown
+from mreg.ui import markdown, reading
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -230,6 +230,96 @@ def search_text(model: RegisteredModel) -> str:
     return " ".join(parts).lower()
 
 
+# ---------------------------------------------------------------------------------- table rows
+# The long tables (a row per model, a row per version) are built here, each row in one string,
+# instead of by a template loop: the same HTML, escaped the same way (``_text``: control
+# characters shown as escapes, then HTML-escaped, as the templates' ``finalize`` and autoescape
+# do), without a template call per value. The templates keep the frame of each page.
+
+
+def _text(value: str) -> str:
+    """A value from the store as HTML text: what ``{{ value }}`` makes of a string."""
+    from markupsafe import escape
+
+    return str(escape(escape_line(value)))
+
+
+def truncated(text: str, length: int = 80) -> str:
+    """Jinja2's ``truncate(length, true)``: cut at ``length`` (ending in ``...``) when the text
+    is over ``length`` + 5."""
+    return text if len(text) <= length + 5 else text[: length - 3] + "..."
+
+
+def models_rows(models: Iterable[RegisteredModel], links: Links) -> Any:
+    """The rows of ``<table id="models">`` (Markup: escaped here)."""
+    from markupsafe import Markup
+
+    rows = []
+    for model in models:
+        name = _text(model.name)
+        aliases = " ".join(
+            f'<a class="alias" href="{_text(links.version(model.name, number))}">'
+            f"@{_text(alias)}&nbsp;→&nbsp;{number}</a>"
+            for alias, number in model.aliases.items()
+        )
+        latest = max((v.version for v in model.latest_versions), default=None)
+        newest = (
+            "" if latest is None else f'<a href="{_text(links.version(model.name, latest))}">{latest}</a>'
+        )
+        updated = _text(when(model.updated_at))
+        rows.append(
+            f'<tr data-name="{name}" data-search="{_text(search_text(model))}">\n'
+            f'<td class="name"><a href="{_text(links.model(model.name))}">{name}</a></td>\n'
+            f'<td class="description">{_text(first_line(model.description))}</td>\n'
+            f'<td class="aliases">{aliases}</td>\n'
+            f'<td class="latest">{newest}</td>\n'
+            f'<td class="time"><time datetime="{updated}">{updated}</time></td>\n'
+            "</tr>\n"
+        )
+    return Markup("".join(rows))  # safe: every value above went through _text
+
+
+def versions_rows(name: str, versions: Iterable[ModelVersion], links: Links) -> Any:
+    """The rows of ``<table id="versions">``, in the order given (Markup: escaped here)."""
+    from markupsafe import Markup
+
+    rows = []
+    for mv in versions:
+        number = mv.version
+        stage = "" if mv.current_stage == "None" else _text(mv.current_stage)
+        aliases = " ".join(f'<span class="alias">@{_text(a)}</span>' for a in mv.aliases)
+        tags = " ".join(
+            f'<span class="tag">{_text(k)}={_text(truncated(v))}</span>' for k, v in mv.tags.items()
+        )
+        lin, art = mv.lineage, mv.artifact
+        git = "".join(
+            (
+                f"<code>{_text(lin.git_commit[:10])}</code>" if lin.git_commit else "",
+                f" {_text(lin.git_branch)}" if lin.git_branch else "",
+                ' <span class="dirty">dirty</span>' if lin.git_dirty else "",
+            )
+        )
+        digest = (
+            f'<code title="sha256:{_text(art.digest)}">{_text(art.digest[:12])}</code>' if art.digest else ""
+        )
+        shown_size = "ref" if art.kind == "uri" else _text(size(art.size))
+        rows.append(
+            f'<tr data-version="{number}">\n'
+            f'<td class="number"><a href="{_text(links.version(name, number))}">{number}</a></td>\n'
+            f'<td class="stage">{stage}</td>\n'
+            f'<td class="aliases">{aliases}</td>\n'
+            f'<td class="tags">{tags}</td>\n'
+            f'<td class="time"><time>{_text(when(mv.created_at))}</time></td>\n'
+            f'<td class="user">{_text(mv.user_id)}</td>\n'
+            f'<td class="run">{_text(mv.run_id or "")}</td>\n'
+            f'<td class="git">{git}</td>\n'
+            f'<td class="digest">{digest}</td>\n'
+            f'<td class="size">{shown_size}</td>\n'
+            "</tr>\n"
+        )
+    return Markup("".join(rows))  # safe: every value above went through _text
+
+
 def models_html(
     models: Iterable[RegisteredModel],
     links: Links,
@@ -239,29 +329,28 @@ def models_html(
     error: str = "",
     problems: Iterable[str] = (),
 ) -> str:
-    rows = []
-    for model in models:
-        latest = max((v.version for v in model.latest_versions), default=None)
-        rows.append((model, latest))
+    models = list(models)
     return render(
         "models.html.j2",
         links,
         export=export,
-        rows=rows,
+        rows=models_rows(models, links),
+        shown=len(models),
         filter_string=filter_string,
         error=error,
         problems=list(problems),
-        search_text=search_text,
     )
 
 
 def model_html(model: RegisteredModel, versions: list[ModelVersion], links: Links, *, export: bool) -> str:
+    newest_first = sorted(versions, key=lambda v: v.version, reverse=True)
     return render(
         "model.html.j2",
         links,
         export=export,
         model=model,
-        versions=sorted(versions, key=lambda v: v.version, reverse=True),
+        rows=versions_rows(model.name, newest_first, links),
+        shown=len(newest_first),
     )
 
 
@@ -301,16 +390,7 @@ def message_html(status: int, title: str, text: str, links: Links) -> str:
 def all_models(registry: Registry, filter_string: str | None) -> tuple[list[RegisteredModel], list[str]]:
     """Every model matching the filter (each with its newest version), page after page, and the
     entries of the store that could not be read."""
-    models: list[RegisteredModel] = []
-    problems: list[str] = []
-    token: str | None = None
-    while True:
-        page = registry.list_registered_models_page(filter_string or None, 1000, None, token)
-        models.extend(page)
-        problems.extend(str(p) for p in page.problems)
-        token = page.token
-        if not token:
-            return models, problems
+    return reading.all_models(registry, filter_string)
 
 
 def model_name(segment: str) -> str:
@@ -346,8 +426,7 @@ class Site:
         return Page(200, html)
 
     def model(self, name: str) -> Page:
-        model = self.registry.get_registered_model(name)
-        versions = self.registry.list_model_versions(name)
+        model, versions = reading.model_and_versions(self.registry, name)
         return Page(200, model_html(model, versions, Links(2, ""), export=False))
 
     def version(self, name: str, number: int) -> Page:

@@ -1,0 +1,118 @@
+"""What the pages read from the store, each file once, through the store's batched reader.
+
+The registry's own readers answer one question each (``get_registered_model`` reads a model's
+versions for its latest-per-stage list, ``list_model_versions`` reads them again); a page needs
+several answers from the same files, so it reads them here once and builds the same entities
+the registry would. Everything goes through ``Store`` (no path is built here), inside
+``files.scanning`` so that each folder is checked for symlinks once per page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from mreg import names
+from mreg.store import files
+from mreg.store.records import VersionRecord
+
+if TYPE_CHECKING:
+    from mreg.entities import ModelVersion, RegisteredModel
+    from mreg.registry import Registry
+    from mreg.store.records import ModelRecord
+    from mreg.store.store import Store
+
+
+def aliases(store: Store, name: str) -> dict[str, int]:
+    """A model's aliases (alias → version) through the batched reader; the first file that
+    cannot be read raises its error, as ``Store.aliases`` does."""
+    found, problems = store.scan_aliases(name)
+    if problems:
+        raise problems[0]
+    return found
+
+
+def held_by(found: dict[str, int]) -> dict[int, list[str]]:
+    """Version → its aliases, sorted (what ``ModelVersion.aliases`` holds)."""
+    held: dict[int, list[str]] = {}
+    for alias in sorted(found):
+        held.setdefault(found[alias], []).append(alias)
+    return held
+
+
+def latest_per_stage(versions: Sequence[ModelVersion]) -> list[ModelVersion]:
+    """The newest live version of each stage, by number (``get_registered_model``'s list),
+    from versions already read in ascending order."""
+    found: dict[str, ModelVersion] = {}
+    for mv in reversed(versions):
+        if mv.current_stage in names.STAGES and mv.current_stage not in found:
+            found[mv.current_stage] = mv
+    return sorted(found.values(), key=lambda mv: mv.version)
+
+
+@files.scanning()
+def model_and_versions(registry: Registry, name: str) -> tuple[RegisteredModel, list[ModelVersion]]:
+    """``get_registered_model(name)`` and ``list_model_versions(name)``, reading each file once:
+    the model record, its aliases, then every version file in one batch."""
+    store = registry.store
+    record = store.model(name)
+    found = aliases(store, name)
+    versions = versions_of(registry, record.entity(name, found))
+    return record.entity(name, found, latest_per_stage(versions)), versions
+
+
+@files.scanning()
+def versions_of(registry: Registry, model: RegisteredModel) -> list[ModelVersion]:
+    """``list_model_versions`` of a model already read (its aliases with it): one batch."""
+    store, name = registry.store, model.name
+    held = held_by(model.aliases)
+    return [
+        r.entity(name, n, held.get(n, ()))
+        for n, r in store.versions(name, store.version_numbers(name))
+        if isinstance(r, VersionRecord)
+    ]
+
+
+def newest_live(store: Store, name: str) -> tuple[int, VersionRecord] | None:
+    """The newest live version, reading the newest file first and more only past tombstones."""
+    numbers = store.version_numbers(name)
+    end, size = len(numbers), 1
+    while end > 0:
+        batch = numbers[max(0, end - size) : end][::-1]
+        for number, record in store.versions(name, batch):
+            if isinstance(record, VersionRecord):
+                return number, record
+        end, size = end - len(batch), min(size * 4, 1024)
+    return None
+
+
+def listed_model(store: Store, name: str, record: ModelRecord) -> RegisteredModel:
+    """A model of the models page: its aliases and newest live version (as
+    ``list_registered_models_page`` builds it), from one alias batch and usually one version file."""
+    found = aliases(store, name)
+    newest = newest_live(store, name)
+    latest = []
+    if newest is not None:
+        number, version = newest
+        latest.append(version.entity(name, number, held_by(found).get(number, ())))
+    return record.entity(name, found, latest)
+
+
+@files.scanning()
+def all_models(registry: Registry, filter_string: str | None) -> tuple[list[RegisteredModel], list[str]]:
+    """Every model matching the filter (each with its newest version), page after page, and the
+    entries of the store that could not be read."""
+    from mreg import search
+
+    store = registry.store
+    models: list[RegisteredModel] = []
+    problems: list[str] = []
+    token: str | None = None
+    while True:
+        query = search.ModelSearch(filter_string or None, 1000, None, token)
+        page = search.find_models(store, query, lambda n, r: listed_model(store, n, r))
+        models.extend(page)
+        problems.extend(str(p) for p in page.problems)
+        token = page.token
+        if not token:
+            return models, problems
