@@ -46,6 +46,12 @@ STATIC_SEGMENT = "static"
 INDEX = "index.html"
 
 
+@functools.lru_cache(maxsize=4096)
+def _segment(text: str) -> str:
+    """A URL segment: ``text`` percent-encoded (a page's links name its model many times)."""
+    return quote(text, safe="")
+
+
 class Links:
     """Relative links from a page ``depth`` folders below the root. ``index`` is ``index.html``
     in the export (``file://`` shows no folder's index by itself) and empty when served."""
@@ -55,7 +61,7 @@ class Links:
         self.index = index
 
     def _to(self, *segments: str) -> str:
-        path = "/".join(quote(s, safe="") for s in segments)
+        path = "/".join(map(_segment, segments))
         return f"{self.root}{path}/{self.index}"
 
     def home(self) -> str:

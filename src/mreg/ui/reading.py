@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mreg import names
+from mreg.errors import StoreError
 from mreg.store import files
-from mreg.store.records import VersionRecord
+from mreg.store.records import ModelRecord, VersionRecord
 
 if TYPE_CHECKING:
     from mreg.entities import ModelVersion, RegisteredModel
     from mreg.registry import Registry
-    from mreg.store.records import ModelRecord
     from mreg.store.store import Store
 
 
@@ -98,18 +98,46 @@ def listed_model(store: Store, name: str, record: ModelRecord) -> RegisteredMode
     return record.entity(name, found, latest)
 
 
+def read_model(store: Store, name: str) -> ModelRecord | None:
+    """``Store.read_model`` through the batched reader (its parser for files laid out as mreg
+    writes them; tomllib for the rest): the same record, or the same error."""
+    path = store.layout.model_file(name)
+    for _, raw in files.read_toml_many(store.root, path.parent, [path.name]):
+        if raw is not None:
+            assert not isinstance(raw, StoreError)  # raised by the reader (errors=False)
+            return ModelRecord.parse(path, raw)
+    return None
+
+
 @files.scanning()
 def all_models(registry: Registry, filter_string: str | None) -> tuple[list[RegisteredModel], list[str]]:
-    """Every model matching the filter (each with its newest version), page after page, and the
-    entries of the store that could not be read."""
+    """Every model matching the filter (each with its newest version), and the entries of the
+    store that could not be read: ``list_registered_models_page`` page after page. Without a
+    filter that is every model by name, each read through the batched reader."""
+    store = registry.store
+    if filter_string:
+        return _filtered_models(store, filter_string)
+    found, scan_problems = store.scan_models()
+    problems = [str(p) for p in scan_problems]
+    models: list[RegisteredModel] = []
+    for name in found:
+        try:
+            record = read_model(store, name)
+            if record is not None:  # None: deleted while we read
+                models.append(listed_model(store, name, record))
+        except StoreError as err:  # the model's file, or one of its versions or aliases
+            problems.append(str(err))
+    return models, problems
+
+
+def _filtered_models(store: Store, filter_string: str) -> tuple[list[RegisteredModel], list[str]]:
     from mreg import search
 
-    store = registry.store
     models: list[RegisteredModel] = []
     problems: list[str] = []
     token: str | None = None
     while True:
-        query = search.ModelSearch(filter_string or None, 1000, None, token)
+        query = search.ModelSearch(filter_string, 1000, None, token)
         page = search.find_models(store, query, lambda n, r: listed_model(store, n, r))
         models.extend(page)
         problems.extend(str(p) for p in page.problems)
