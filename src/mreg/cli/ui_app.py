@@ -1,28 +1,20 @@
 """``mreg ui …``: the registry as pages in a browser, served locally or exported as static files
-(docs/ui.md). The only command that imports Jinja2, markdown-it-py and ``mreg.ui``."""
+(docs/ui.md). The commands parse their options and call ``mreg.cli.ui``, which does the work (and
+alone imports the page's code)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from mreg.cli import ui
 from mreg.cli.common import Quiet, open_registry
-from mreg.cli.output import message
-from mreg.errors import MregError
 
 app = typer.Typer(
     help="Browse the registry in a web browser: a local server or static pages.", no_args_is_help=True
 )
-
-
-def _require_jinja() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("jinja2") is None:
-        raise MregError("the page needs Jinja2: pip install 'mreg[ui]'")
 
 
 @app.command("serve")
@@ -50,29 +42,7 @@ def serve(
 
       mreg ui serve --port 9000
     """
-    registry = open_registry(ctx)
-    _require_jinja()
-    from mreg.ui import server
-
-    try:
-        httpd = server.make_server(registry.root, host, port)
-    except OSError as err:
-        raise MregError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
-    url = server.url_of(host, httpd.server_address[1])
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        message(f"warning: listening on {host}: anyone who can reach it can read the registry")
-    message(f"Serving {registry.root} at {url} (read-only; Ctrl-C stops)")
-    sys.stderr.flush()
-    if open_browser:
-        import webbrowser
-
-        webbrowser.open(url)
-    try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        message("Stopped.")
-    finally:
-        httpd.server_close()
+    ui.serve(open_registry(ctx), host, port, open_browser)
 
 
 @app.command("export")
@@ -96,19 +66,6 @@ def export(
 
       mreg ui export public --force
     """
-    registry = open_registry(ctx)
-    _require_jinja()
-    from mreg.ui.export import export as write_export
-
-    report = write_export(registry, dest, force=force)
-    if not quiet:
-        message(
-            f"Exported {report.models} models and {report.versions} versions ({report.files} files) to {dest}"
-        )
-    if report.problems:
-        from mreg.errors import IntegrityError
-        from mreg.textsafe import escape_line
-
-        for problem in report.problems:
-            sys.stderr.write(f"error: {escape_line(problem)}\n")
-        raise typer.Exit(IntegrityError.exit_code)
+    code = ui.export(open_registry(ctx), dest, force=force, quiet=quiet)
+    if code:
+        raise typer.Exit(code)
