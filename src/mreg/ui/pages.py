@@ -441,8 +441,7 @@ class Site:
 
     def history(self, name: str) -> Page:
         self.registry.store.model(name)  # NotFound for a model that is not there
-        events = self.registry.get_history(name)
-        spans = self.registry.get_alias_history(name)
+        events, spans = reading.history_of(self.registry, name)
         return Page(200, history_html(name, events, spans, Links(3, ""), export=False))
 
     def route(self, segments: list[str], query: dict[str, list[str]]) -> Page:

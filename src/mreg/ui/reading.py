@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from mreg import names
 from mreg.errors import StoreError
 from mreg.store import files
-from mreg.store.records import ModelRecord, VersionRecord
+from mreg.store.records import ModelRecord, VersionRecord, parse_event
 
 if TYPE_CHECKING:
-    from mreg.entities import ModelVersion, RegisteredModel
+    from mreg.entities import AliasSpan, Event, ModelVersion, RegisteredModel
     from mreg.registry import Registry
     from mreg.store.store import Store
 
@@ -71,6 +71,37 @@ def versions_of(registry: Registry, model: RegisteredModel) -> list[ModelVersion
         for n, r in store.versions(name, store.version_numbers(name))
         if isinstance(r, VersionRecord)
     ]
+
+
+def model_events(store: Store, name: str, store_level: Sequence[Event]) -> list[Event]:
+    """``get_history(name)``: the model's events and the store-level events naming it
+    (``store_level``: ``Store.events(None)``, read once for every page that needs it), oldest
+    first, each file read through the batched reader."""
+    earlier = [e for e in store_level if e.model == name]
+    ids = store.event_ids(name) if store.has_model(name) else []
+    if not ids and not earlier:
+        store.model(name)  # NotFound
+    events = list(earlier)
+    if ids:
+        folder = store.layout.event_file(name, ids[0]).parent
+        filenames = [store.layout.event_file(name, i).name for i in ids]
+        for event_id, (filename, raw) in zip(
+            ids, files.read_toml_many(store.root, folder, filenames), strict=True
+        ):
+            if raw is not None:  # None: removed while we read (the model deleted)
+                assert not isinstance(raw, StoreError)  # raised by the reader (errors=False)
+                events.append(parse_event(folder / filename, raw, event_id, name))
+    return sorted(events, key=lambda e: e.id)
+
+
+@files.scanning()
+def history_of(registry: Registry, name: str) -> tuple[list[Event], list[AliasSpan]]:
+    """A model's events (``get_history``) and its alias spans (``get_alias_history``, made from
+    the same events instead of reading them again)."""
+    from mreg import history
+
+    events = model_events(registry.store, name, registry.store.events(None))
+    return events, history.alias_spans(events)
 
 
 def newest_live(store: Store, name: str) -> tuple[int, VersionRecord] | None:
