@@ -92,10 +92,12 @@ class Page:
 def _finalize(value: Any) -> Any:
     """Every ``{{ value }}`` of a template: text from the store with its control characters shown
     as escapes (the template's autoescape then makes it HTML text)."""
-    from markupsafe import Markup
-
-    if isinstance(value, str) and not isinstance(value, Markup):
+    if type(value) is str:  # the common case, without an import and an isinstance per value
         return escape_line(value)
+    if isinstance(value, str):
+        from markupsafe import Markup
+
+        return value if isinstance(value, Markup) else escape_line(value)
     return "" if value is None else value
 
 
