@@ -3,8 +3,8 @@
 The registry's own readers answer one question each (``get_registered_model`` reads a model's
 versions for its latest-per-stage list, ``list_model_versions`` reads them again); a page needs
 several answers from the same files, so it reads them here once and builds the same entities
-the registry would. Everything goes through ``Store`` (no path is built here), inside
-``files.scanning`` so that each folder is checked for symlinks once per page.
+the registry would. Everything goes through ``Store`` and its ``Layout`` (no path is built by
+hand here), inside ``files.scanning`` so that each folder is checked for symlinks once per page.
 """
 
 from __future__ import annotations
