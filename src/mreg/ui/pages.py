@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import shlex
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -362,15 +362,50 @@ def model_html(model: RegisteredModel, versions: list[ModelVersion], links: Link
     )
 
 
+def _cells(rows: Iterable[tuple[str, str, Sequence[str]]]) -> Any:
+    """Table rows ``<tr data-KEY="value"><td>cell</td>…</tr>``, each line of (key, value, cells)
+    escaped here (Markup). A cell given as Markup is put as it is."""
+    from markupsafe import Markup
+
+    lines = []
+    for key, value, cells in rows:
+        shown = "".join(c if isinstance(c, Markup) else f"<td>{_text(c)}</td>" for c in cells)
+        lines.append(f'<tr data-{key}="{_text(value)}">{shown}</tr>\n')
+    return Markup("".join(lines))  # safe: every value above went through _text
+
+
 def version_html(mv: ModelVersion, links: Links, *, export: bool) -> str:
+    from markupsafe import Markup
+
+    files = mv.artifact.files if mv.artifact.kind == "directory" else ()
+    signature = signature_rows(getattr(mv, "mlmodel", None))
     return render(
         "version.html.j2",
         links,
         export=export,
         mv=mv,
-        pairs=version_pairs(mv),
-        commands=version_commands(mv),
-        signature=signature_rows(getattr(mv, "mlmodel", None)),
+        fields=Markup(
+            "".join(
+                f'<tr data-field="{_text(k)}"><th scope="row">{_text(k)}</th><td>{_text(v)}</td></tr>\n'
+                for k, v in version_pairs(mv)
+            )
+        ),
+        commands=Markup("".join(f"<pre><code>{_text(c)}</code></pre>\n" for c in version_commands(mv))),
+        tags=_cells(("key", k, (k, v)) for k, v in mv.tags.items()),
+        files=_cells(
+            (
+                "path",
+                f.path,
+                (
+                    f.path,
+                    Markup(f'<td class="size">{_text(size(f.size))}</td>'),
+                    Markup(f'<td><code title="{_text(f.sha256)}">{_text(f.sha256[:12])}</code></td>'),
+                ),
+            )
+            for f in files
+        ),
+        signature=signature,
+        signature_rows=_cells(("part", row[0], row) for row in signature),
     )
 
 
