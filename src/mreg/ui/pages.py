@@ -246,10 +246,14 @@ def search_text(model: RegisteredModel) -> str:
 
 
 def _text(value: str) -> str:
-    """A value from the store as HTML text: what ``{{ value }}`` makes of a string."""
-    from markupsafe import escape
+    """A value from the store as HTML text: what ``{{ value }}`` makes of a string (markupsafe
+    escapes exactly these five characters; most values hold none of them)."""
+    line = escape_line(value)
+    if "&" in line or "<" in line or ">" in line or '"' in line or "'" in line:
+        from markupsafe import escape
 
-    return str(escape(escape_line(value)))
+        return str(escape(line))
+    return line
 
 
 def truncated(text: str, length: int = 80) -> str:
