@@ -416,14 +416,39 @@ def version_html(mv: ModelVersion, links: Links, *, export: bool) -> str:
 def history_html(
     name: str, events: list[Event], spans: list[AliasSpan], links: Links, *, export: bool
 ) -> str:
+    from markupsafe import Markup
+
+    spans = sorted(spans, key=lambda s: (s.alias, s.since))
+    span_rows = "".join(
+        f'<tr data-alias="{_text(s.alias)}" data-version="{s.version}">\n'
+        f"<td>@{_text(s.alias)}</td>\n"
+        f'<td><a href="{_text(links.version(name, s.version))}">{s.version}</a></td>\n'
+        f"<td><time>{_text(when(s.since))}</time></td>\n"
+        f"<td>{f'<time>{_text(when(s.until))}</time>' if s.until else 'now'}</td>\n"
+        f'<td class="user">{_text(s.set_by)}</td>\n'
+        f'<td class="message">{_text(s.message or "")}</td>\n'
+        "</tr>\n"
+        for s in spans
+    )
+    timeline = "".join(
+        f'<li data-event="{_text(e.id)}" data-action="{_text(e.action)}">\n'
+        f"<time>{_text(when(e.time))}</time>\n"
+        f'<span class="user">{_text(e.user)}</span>\n'
+        f'<span class="what">{_text(describe(e))}</span>\n'
+        + (f'<q class="message">{_text(e.message)}</q>' if e.message else "")
+        + (f'<code class="commit">{_text(e.git_commit[:10])}</code>' if e.git_commit else "")
+        + "</li>\n"
+        for e in reversed(events)
+    )
     return render(
         "history.html.j2",
         links,
         export=export,
         name=name,
-        events=list(reversed(events)),
-        spans=sorted(spans, key=lambda s: (s.alias, s.since)),
-        describe=describe,
+        events=events,
+        spans=spans,
+        span_rows=Markup(span_rows),  # safe: every value above went through _text
+        timeline=Markup(timeline),
     )
 
 
