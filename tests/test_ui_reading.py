@@ -135,6 +135,15 @@ def test_an_unreadable_file_is_reported_alike(deep: Registry) -> None:
         reading.model_and_versions(deep, "deep")
 
 
+@pytest.mark.parametrize("length", [0, 1, 79, 80, 81, 84, 85, 86, 90, 200])
+def test_truncated_is_jinja_s_truncate(length: int) -> None:
+    from jinja2 import Environment
+
+    text = "é<" * length
+    want = Environment().from_string("{{ t | truncate(80, true) }}").render(t=text[:length])
+    assert pages.truncated(text[:length]) == want
+
+
 # ------------------------------------------------------------------------------------ start-up
 
 SERVE_FORMS: list[tuple[list[str], bool]] = [

@@ -239,8 +239,8 @@ def search_text(model: RegisteredModel) -> str:
 
 
 # ---------------------------------------------------------------------------------- table rows
-# The long tables (a row per model, a row per version) are built here, each row in one string,
-# instead of by a template loop: the same HTML, escaped the same way (``_text``: control
+# The tables' rows (a row per model, per version, per field, per event …) are built here, each
+# row in one string, instead of by a template loop: the same HTML, escaped the same way (``_text``: control
 # characters shown as escapes, then HTML-escaped, as the templates' ``finalize`` and autoescape
 # do), without a template call per value. The templates keep the frame of each page.
 
