@@ -12,7 +12,8 @@ the start-up time from ``Popen`` to the first complete answer of ``/`` (polling 
 
     .venv/bin/python benchmarks/ui.py [--runs 10] [--quick] [--work DIR] [--keep]
 
-Prints a Markdown table; exit status 1 when a budget is missed. ``--quick`` builds 100 x 10 and
+Prints a Markdown table and the load average (1, 5, 15 minutes) at the start of the
+measurements and at the end; exit status 1 when a budget is missed. ``--quick`` builds 100 x 10 and
 a 1 x 200 model (a smoke test: the budgets are still checked against the smaller stores).
 """
 
@@ -121,6 +122,7 @@ def main() -> None:
         deep_store = build(work / "deep", *deep)
         small_store = build(work / "small", 1, 10)
 
+        load_before = os.getloadavg()
         starts = []
         for _ in range(max(3, args.runs // 2)):
             proc, _, seconds = start(small_store)
@@ -158,6 +160,7 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    load_after = os.getloadavg()
     missed = 0
     print("| measurement | median | budget | |")
     print("|---|---|---|---|")
@@ -167,6 +170,8 @@ def main() -> None:
         shown = f"{seconds * 1000:.0f} ms" if seconds < 2 else f"{seconds:.2f} s"
         limit = f"{budget * 1000:.0f} ms" if budget < 2 else f"{budget:.0f} s"
         print(f"| {label} | {shown} | {limit} | {'ok' if ok else 'MISSED'} |")
+    shown_load = " / ".join(" ".join(f"{x:.2f}" for x in load) for load in (load_before, load_after))
+    print(f"\nLoad average (1, 5, 15 min) at the start / end of the measurements: {shown_load}")
     sys.exit(1 if missed else 0)
 
 

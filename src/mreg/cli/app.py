@@ -44,7 +44,7 @@ COMMANDS: dict[str, str] = {
     "alias": "mreg.cli.alias:app",
     "tag": "mreg.cli.tag:app",
     "stage": "mreg.cli.stage:app",
-    "ui": "mreg.cli.ui:app",
+    "ui": "mreg.cli.ui_app:app",
     "policy": "mreg.cli.policy:app",
 }
 

@@ -1,9 +1,12 @@
-"""The two commands a release script runs most, without building the command line.
+"""The two commands a release script runs most, and the page's server, without building the
+command line.
 
 ``mreg resolve REF --field F`` and ``mreg alias set NAME ALIAS VERSION`` are called once per
 deployment step, and most of their time would be Python importing Typer and Typer inspecting the
-command. ``run`` recognises exactly these forms (optionally with ``--store PATH`` first, ``-m MSG``
-and ``-q`` for ``alias set``) and calls the functions the Typer commands call (``actions``),
+command; ``mreg ui serve`` should answer its first request as soon as it can. ``run`` recognises
+exactly these forms (optionally with ``--store PATH`` first, ``-m MSG`` and ``-q`` for ``alias
+set``, ``--host``, ``--port`` and ``--open`` for ``ui serve``) and calls the functions the Typer
+commands call (``actions``, ``mreg.cli.ui``),
 reporting errors through the same funnel; anything else, and any form it is not sure Click would
 read the same way (an option it does not know, a value starting with ``-``, ``--debug``,
 ``MREG_DEBUG``, a completion request …), returns None before doing anything, and the full command
@@ -87,6 +90,15 @@ def _options(args: list[str], spec: dict[str, str]) -> dict[str, str | bool] | N
 
 RESOLVE_OPTIONS = {"--field": "field", "-f": "field"}
 ALIAS_SET_OPTIONS = {"--message": "msg", "-m": "msg", "--quiet": "quiet?", "-q": "quiet?"}
+UI_SERVE_OPTIONS = {"--host": "host", "--port": "port", "--open": "open?"}
+PORT_MAX = 65535  # ui serve's --port range (0: any free port)
+
+
+def _port(text: str) -> int | None:
+    """A ``--port`` value Click reads as the same integer and accepts (digits, in range)."""
+    if not (text.isascii() and text.isdigit()) or int(text) > PORT_MAX:
+        return None
+    return int(text)
 
 
 def plan(argv: list[str], env: Mapping[str, str]) -> Callable[[], None] | None:
@@ -142,6 +154,23 @@ def plan(argv: list[str], env: Mapping[str, str]) -> Callable[[], None] | None:
             )
 
         return set_alias
+
+    if args[:2] == ["ui", "serve"]:
+        served = _options(args[2:], UI_SERVE_OPTIONS)
+        if served is None:
+            return None
+        host = str(served.get("host", "127.0.0.1"))
+        port = _port(str(served.get("port", "8765")))
+        if port is None:
+            return None  # out of range or not a number: Click's usage error
+        open_browser = bool(served.get("open", False))
+
+        def serve() -> None:
+            from mreg.cli import ui
+
+            ui.serve(_registry(store, lock_timeout), host, port, open_browser)
+
+        return serve
     return None
 
 

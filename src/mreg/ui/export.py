@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from mreg import history
 from mreg.destination import check_destination
 from mreg.errors import AlreadyExists, InvalidInput, NotFound
-from mreg.ui import pages
+from mreg.store import files
+from mreg.ui import pages, reading
 
 if TYPE_CHECKING:
     from mreg.registry import Registry
@@ -52,6 +53,7 @@ class _Writer:
         self.files += 1
 
 
+@files.scanning()
 def write_site(registry: Registry, root: Path) -> ExportReport:
     """Every page of the registry under ``root`` (an empty folder)."""
     out = _Writer(root)
@@ -63,10 +65,11 @@ def write_site(registry: Registry, root: Path) -> ExportReport:
     version_links = pages.Links(4, pages.INDEX)
     history_links = pages.Links(3, pages.INDEX)
     total = 0
+    store_level = registry.store.events(None)  # read once: each model's history takes its own
     for model in models:
         name = pages.model_name(model.name)  # a valid name: one folder, nothing outside root
         base = [pages.MODELS_SEGMENT, name]
-        versions = registry.list_model_versions(name)
+        versions = reading.versions_of(registry, model)
         total += len(versions)
         out.page(base, pages.model_html(model, versions, model_links, export=True))
         for mv in versions:
@@ -74,7 +77,7 @@ def write_site(registry: Registry, root: Path) -> ExportReport:
                 [*base, pages.VERSIONS_SEGMENT, str(mv.version)],
                 pages.version_html(mv, version_links, export=True),
             )
-        events = registry.get_history(name)
+        events = reading.model_events(registry.store, name, store_level)
         spans = history.alias_spans(events)  # what get_alias_history gives, without a second read
         out.page(
             [*base, pages.HISTORY_SEGMENT],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import shlex
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ from mreg.entities import AliasSpan, Event, ModelVersion, RegisteredModel, iso
 from mreg.errors import InvalidFilter, InvalidInput, MregError, NotFound
 from mreg.history import describe
 from mreg.textsafe import escape_line, human_size
-from mreg.ui import markdown
+from mreg.ui import markdown, reading
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -46,6 +46,12 @@ STATIC_SEGMENT = "static"
 INDEX = "index.html"
 
 
+@functools.lru_cache(maxsize=4096)
+def _segment(text: str) -> str:
+    """A URL segment: ``text`` percent-encoded (a page's links name its model many times)."""
+    return quote(text, safe="")
+
+
 class Links:
     """Relative links from a page ``depth`` folders below the root. ``index`` is ``index.html``
     in the export (``file://`` shows no folder's index by itself) and empty when served."""
@@ -55,7 +61,7 @@ class Links:
         self.index = index
 
     def _to(self, *segments: str) -> str:
-        path = "/".join(quote(s, safe="") for s in segments)
+        path = "/".join(map(_segment, segments))
         return f"{self.root}{path}/{self.index}"
 
     def home(self) -> str:
@@ -86,10 +92,12 @@ class Page:
 def _finalize(value: Any) -> Any:
     """Every ``{{ value }}`` of a template: text from the store with its control characters shown
     as escapes (the template's autoescape then makes it HTML text)."""
-    from markupsafe import Markup
-
-    if isinstance(value, str) and not isinstance(value, Markup):
+    if type(value) is str:  # the common case, without an import and an isinstance per value
         return escape_line(value)
+    if isinstance(value, str):
+        from markupsafe import Markup
+
+        return value if isinstance(value, Markup) else escape_line(value)
     return "" if value is None else value
 
 
@@ -230,6 +238,100 @@ def search_text(model: RegisteredModel) -> str:
     return " ".join(parts).lower()
 
 
+# ---------------------------------------------------------------------------------- table rows
+# The tables' rows (a row per model, per version, per field, per event …) are built here, each
+# row in one string, instead of by a template loop: the same HTML, escaped the same way (``_text``: control
+# characters shown as escapes, then HTML-escaped, as the templates' ``finalize`` and autoescape
+# do), without a template call per value. The templates keep the frame of each page.
+
+
+def _text(value: str) -> str:
+    """A value from the store as HTML text: what ``{{ value }}`` makes of a string (markupsafe
+    escapes exactly these five characters; most values hold none of them)."""
+    line = escape_line(value)
+    if "&" in line or "<" in line or ">" in line or '"' in line or "'" in line:
+        from markupsafe import escape
+
+        return str(escape(line))
+    return line
+
+
+def truncated(text: str, length: int = 80) -> str:
+    """Jinja2's ``truncate(length, true)``: cut at ``length`` (ending in ``...``) when the text
+    is over ``length`` + 5."""
+    return text if len(text) <= length + 5 else text[: length - 3] + "..."
+
+
+def models_rows(models: Iterable[RegisteredModel], links: Links) -> Any:
+    """The rows of ``<table id="models">`` (Markup: escaped here)."""
+    from markupsafe import Markup
+
+    rows = []
+    for model in models:
+        name = _text(model.name)
+        aliases = " ".join(
+            f'<a class="alias" href="{_text(links.version(model.name, number))}">'
+            f"@{_text(alias)}&nbsp;→&nbsp;{number}</a>"
+            for alias, number in model.aliases.items()
+        )
+        latest = max((v.version for v in model.latest_versions), default=None)
+        newest = (
+            "" if latest is None else f'<a href="{_text(links.version(model.name, latest))}">{latest}</a>'
+        )
+        updated = _text(when(model.updated_at))
+        rows.append(
+            f'<tr data-name="{name}" data-search="{_text(search_text(model))}">\n'
+            f'<td class="name"><a href="{_text(links.model(model.name))}">{name}</a></td>\n'
+            f'<td class="description">{_text(first_line(model.description))}</td>\n'
+            f'<td class="aliases">{aliases}</td>\n'
+            f'<td class="latest">{newest}</td>\n'
+            f'<td class="time"><time datetime="{updated}">{updated}</time></td>\n'
+            "</tr>\n"
+        )
+    return Markup("".join(rows))  # safe: every value above went through _text
+
+
+def versions_rows(name: str, versions: Iterable[ModelVersion], links: Links) -> Any:
+    """The rows of ``<table id="versions">``, in the order given (Markup: escaped here)."""
+    from markupsafe import Markup
+
+    rows = []
+    for mv in versions:
+        number = mv.version
+        stage = "" if mv.current_stage == "None" else _text(mv.current_stage)
+        aliases = " ".join(f'<span class="alias">@{_text(a)}</span>' for a in mv.aliases)
+        tags = " ".join(
+            f'<span class="tag">{_text(k)}={_text(truncated(v))}</span>' for k, v in mv.tags.items()
+        )
+        lin, art = mv.lineage, mv.artifact
+        git = "".join(
+            (
+                f"<code>{_text(lin.git_commit[:10])}</code>" if lin.git_commit else "",
+                f" {_text(lin.git_branch)}" if lin.git_branch else "",
+                ' <span class="dirty">dirty</span>' if lin.git_dirty else "",
+            )
+        )
+        digest = (
+            f'<code title="sha256:{_text(art.digest)}">{_text(art.digest[:12])}</code>' if art.digest else ""
+        )
+        shown_size = "ref" if art.kind == "uri" else _text(size(art.size))
+        rows.append(
+            f'<tr data-version="{number}">\n'
+            f'<td class="number"><a href="{_text(links.version(name, number))}">{number}</a></td>\n'
+            f'<td class="stage">{stage}</td>\n'
+            f'<td class="aliases">{aliases}</td>\n'
+            f'<td class="tags">{tags}</td>\n'
+            f'<td class="time"><time>{_text(when(mv.created_at))}</time></td>\n'
+            f'<td class="user">{_text(mv.user_id)}</td>\n'
+            f'<td class="run">{_text(mv.run_id or "")}</td>\n'
+            f'<td class="git">{git}</td>\n'
+            f'<td class="digest">{digest}</td>\n'
+            f'<td class="size">{shown_size}</td>\n'
+            "</tr>\n"
+        )
+    return Markup("".join(rows))  # safe: every value above went through _text
+
+
 def models_html(
     models: Iterable[RegisteredModel],
     links: Links,
@@ -239,55 +341,114 @@ def models_html(
     error: str = "",
     problems: Iterable[str] = (),
 ) -> str:
-    rows = []
-    for model in models:
-        latest = max((v.version for v in model.latest_versions), default=None)
-        rows.append((model, latest))
+    models = list(models)
     return render(
         "models.html.j2",
         links,
         export=export,
-        rows=rows,
+        rows=models_rows(models, links),
+        shown=len(models),
         filter_string=filter_string,
         error=error,
         problems=list(problems),
-        search_text=search_text,
     )
 
 
 def model_html(model: RegisteredModel, versions: list[ModelVersion], links: Links, *, export: bool) -> str:
+    newest_first = sorted(versions, key=lambda v: v.version, reverse=True)
     return render(
         "model.html.j2",
         links,
         export=export,
         model=model,
-        versions=sorted(versions, key=lambda v: v.version, reverse=True),
+        rows=versions_rows(model.name, newest_first, links),
+        shown=len(newest_first),
     )
 
 
+def _cells(rows: Iterable[tuple[str, str, Sequence[str]]]) -> Any:
+    """Table rows ``<tr data-KEY="value"><td>cell</td>…</tr>``, each line of (key, value, cells)
+    escaped here (Markup). A cell given as Markup is put as it is."""
+    from markupsafe import Markup
+
+    lines = []
+    for key, value, cells in rows:
+        shown = "".join(c if isinstance(c, Markup) else f"<td>{_text(c)}</td>" for c in cells)
+        lines.append(f'<tr data-{key}="{_text(value)}">{shown}</tr>\n')
+    return Markup("".join(lines))  # safe: every value above went through _text
+
+
 def version_html(mv: ModelVersion, links: Links, *, export: bool) -> str:
+    from markupsafe import Markup
+
+    files = mv.artifact.files if mv.artifact.kind == "directory" else ()
+    signature = signature_rows(getattr(mv, "mlmodel", None))
     return render(
         "version.html.j2",
         links,
         export=export,
         mv=mv,
-        pairs=version_pairs(mv),
-        commands=version_commands(mv),
-        signature=signature_rows(getattr(mv, "mlmodel", None)),
+        fields=Markup(
+            "".join(
+                f'<tr data-field="{_text(k)}"><th scope="row">{_text(k)}</th><td>{_text(v)}</td></tr>\n'
+                for k, v in version_pairs(mv)
+            )
+        ),
+        commands=Markup("".join(f"<pre><code>{_text(c)}</code></pre>\n" for c in version_commands(mv))),
+        tags=_cells(("key", k, (k, v)) for k, v in mv.tags.items()),
+        files=_cells(
+            (
+                "path",
+                f.path,
+                (
+                    f.path,
+                    Markup(f'<td class="size">{_text(size(f.size))}</td>'),
+                    Markup(f'<td><code title="{_text(f.sha256)}">{_text(f.sha256[:12])}</code></td>'),
+                ),
+            )
+            for f in files
+        ),
+        signature=signature,
+        signature_rows=_cells(("part", row[0], row) for row in signature),
     )
 
 
 def history_html(
     name: str, events: list[Event], spans: list[AliasSpan], links: Links, *, export: bool
 ) -> str:
+    from markupsafe import Markup
+
+    spans = sorted(spans, key=lambda s: (s.alias, s.since))
+    span_rows = "".join(
+        f'<tr data-alias="{_text(s.alias)}" data-version="{s.version}">\n'
+        f"<td>@{_text(s.alias)}</td>\n"
+        f'<td><a href="{_text(links.version(name, s.version))}">{s.version}</a></td>\n'
+        f"<td><time>{_text(when(s.since))}</time></td>\n"
+        f"<td>{f'<time>{_text(when(s.until))}</time>' if s.until else 'now'}</td>\n"
+        f'<td class="user">{_text(s.set_by)}</td>\n'
+        f'<td class="message">{_text(s.message or "")}</td>\n'
+        "</tr>\n"
+        for s in spans
+    )
+    timeline = "".join(
+        f'<li data-event="{_text(e.id)}" data-action="{_text(e.action)}">\n'
+        f"<time>{_text(when(e.time))}</time>\n"
+        f'<span class="user">{_text(e.user)}</span>\n'
+        f'<span class="what">{_text(describe(e))}</span>\n'
+        + (f'<q class="message">{_text(e.message)}</q>' if e.message else "")
+        + (f'<code class="commit">{_text(e.git_commit[:10])}</code>' if e.git_commit else "")
+        + "</li>\n"
+        for e in reversed(events)
+    )
     return render(
         "history.html.j2",
         links,
         export=export,
         name=name,
-        events=list(reversed(events)),
-        spans=sorted(spans, key=lambda s: (s.alias, s.since)),
-        describe=describe,
+        events=events,
+        spans=spans,
+        span_rows=Markup(span_rows),  # safe: every value above went through _text
+        timeline=Markup(timeline),
     )
 
 
@@ -301,16 +462,7 @@ def message_html(status: int, title: str, text: str, links: Links) -> str:
 def all_models(registry: Registry, filter_string: str | None) -> tuple[list[RegisteredModel], list[str]]:
     """Every model matching the filter (each with its newest version), page after page, and the
     entries of the store that could not be read."""
-    models: list[RegisteredModel] = []
-    problems: list[str] = []
-    token: str | None = None
-    while True:
-        page = registry.list_registered_models_page(filter_string or None, 1000, None, token)
-        models.extend(page)
-        problems.extend(str(p) for p in page.problems)
-        token = page.token
-        if not token:
-            return models, problems
+    return reading.all_models(registry, filter_string)
 
 
 def model_name(segment: str) -> str:
@@ -346,8 +498,7 @@ class Site:
         return Page(200, html)
 
     def model(self, name: str) -> Page:
-        model = self.registry.get_registered_model(name)
-        versions = self.registry.list_model_versions(name)
+        model, versions = reading.model_and_versions(self.registry, name)
         return Page(200, model_html(model, versions, Links(2, ""), export=False))
 
     def version(self, name: str, number: int) -> Page:
@@ -356,8 +507,7 @@ class Site:
 
     def history(self, name: str) -> Page:
         self.registry.store.model(name)  # NotFound for a model that is not there
-        events = self.registry.get_history(name)
-        spans = self.registry.get_alias_history(name)
+        events, spans = reading.history_of(self.registry, name)
         return Page(200, history_html(name, events, spans, Links(3, ""), export=False))
 
     def route(self, segments: list[str], query: dict[str, list[str]]) -> Page:
