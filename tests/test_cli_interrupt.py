@@ -190,3 +190,59 @@ def test_ctrl_c_at_the_delete_prompt_is_an_interrupt(two_versions: Registry, iso
     assert text.endswith("error: interrupted\n"), text
     assert "Traceback" not in text and "aborted" not in text
     assert two_versions.get_model_version("fraud", 1).version == 1
+
+
+def test_an_error_raised_because_of_ctrl_c_is_the_interrupt(capsys: pytest.CaptureFixture[str]) -> None:
+    """A Ctrl-C landing in a descriptor's ``__set_name__`` while a module is imported comes out
+    of Python 3.11 as a RuntimeError, and one landing while a command unwinds can surface as the
+    error of its cleanup: both are the interrupt (130), not an unexpected error (1)."""
+    from mreg.cli.funnel import failure_code
+
+    class Named:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise KeyboardInterrupt
+
+    caught: list[BaseException] = []
+    try:
+
+        class Owner:
+            attribute = Named()
+
+    except (RuntimeError, KeyboardInterrupt) as err:
+        caught.append(err)
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise OSError(5, "cleanup failed") from None
+    except OSError as err:
+        caught.append(err)
+    assert len(caught) == 2
+    for err in caught:
+        assert failure_code(err, debug=False) == 130
+        assert capsys.readouterr().err == "error: interrupted\n"
+    assert failure_code(RuntimeError("boom"), debug=False) == 1
+    assert "unexpected RuntimeError: boom" in capsys.readouterr().err
+
+
+def test_ctrl_c_inside_an_import_exits_at_once_and_elsewhere_unwinds(tmp_path: Path) -> None:
+    """Within a running command, Ctrl-C raises KeyboardInterrupt so that the command unwinds,
+    except inside an import (mreg imports lazily), where it exits at once with the one line."""
+    (tmp_path / "interrupted_on_import.py").write_text("import signal\nsignal.raise_signal(signal.SIGINT)\n")
+    code = (
+        "import signal, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from mreg.cli import interrupt\n"
+        "interrupt.install()\n"
+        "with interrupt.interruptible():\n"
+        "    try:\n"
+        "        signal.raise_signal(signal.SIGINT)\n"
+        "    except KeyboardInterrupt:\n"
+        "        print('unwound', flush=True)\n"
+        "    import interrupted_on_import\n"
+        "    print('not reached')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (130, "unwound\n", "error: interrupted\n")

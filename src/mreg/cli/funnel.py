@@ -18,12 +18,26 @@ def error(text: str) -> None:
     sys.stderr.write(f"error: {escape_line(text)}\n")
 
 
+def interrupted(err: BaseException) -> bool:
+    """Ctrl-C, or an error raised because of one: Python wraps a KeyboardInterrupt that lands in
+    a class body's ``__set_name__`` (while a module is being imported) in a RuntimeError, and
+    an error raised while unwinding from Ctrl-C carries it as its context."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def failure_code(err: BaseException, *, debug: bool) -> int:
     """Report ``err``, raised by a running command (a usage error never comes here), and return
     the exit code: an expected error's own, 130 for Ctrl-C, 141 when stdout has gone, 1 for
     anything else, which is a bug (its traceback with ``debug``). Called in the ``except`` block
     that caught ``err``."""
-    if isinstance(err, KeyboardInterrupt):
+    if interrupted(err):
         error("interrupted")
         if "fsspec.asyn" in sys.modules:  # a transfer was under way: let its requests unwind
             from mreg.remotes.backend import settle_async_transfers
