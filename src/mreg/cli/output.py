@@ -57,6 +57,11 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         cells = [cell for row in rows for cell in row]
         if "".join(cells).isprintable():  # nothing to escape in any cell (checked in C)
             return _plain_columns([escape_line(cell) for cell in headers], rows)
+    return cell_by_cell(headers, rows)
+
+
+def cell_by_cell(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """``plain_table`` made one cell at a time: any cell may need escaping, rows may be ragged."""
     headers = [escape_line(cell) for cell in headers]
     rows = [[escape_line(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
