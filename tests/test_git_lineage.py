@@ -165,3 +165,13 @@ def test_reftable_repository_asks_git(isolated: Path, head: str, expected: tuple
     (fake / ".git" / "reftable").mkdir(parents=True)
     (fake / ".git" / "HEAD").write_text(head)
     assert gitinfo.head_state(fake) == expected
+
+
+def test_the_git_summary_the_cli_and_the_page_show() -> None:
+    from mreg.entities import Lineage
+
+    assert Lineage().git_summary() is None
+    assert Lineage(source_path="model.bin").git_summary() is None
+    assert Lineage("abc", "main", False).git_summary() == "abc on main (clean)"
+    assert Lineage("abc", None, True).git_summary() == "abc on detached HEAD (dirty: uncommitted changes)"
+    assert Lineage(None, "trunk", None).git_summary() == "no commit yet on trunk"

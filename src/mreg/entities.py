@@ -67,6 +67,14 @@ class Lineage(Value):
     git_dirty: bool | None = None
     source_path: str | None = None
 
+    def git_summary(self) -> str | None:
+        """``abc123… on main (clean)``, as ``versions show`` and the page say it; None when the
+        version was registered outside git."""
+        if not (self.git_commit or self.git_branch):
+            return None
+        dirty = {True: " (dirty: uncommitted changes)", False: " (clean)", None: ""}[self.git_dirty]
+        return f"{self.git_commit or 'no commit yet'} on {self.git_branch or 'detached HEAD'}{dirty}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "git_commit": self.git_commit,

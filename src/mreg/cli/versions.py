@@ -143,11 +143,8 @@ def version_pairs(mv: ModelVersion) -> list[tuple[str, str]]:
     if mv.run_id:
         pairs.append(("run", mv.run_id + (f"  {mv.run_link}" if mv.run_link else "")))
     lin = mv.lineage
-    if lin.git_commit or lin.git_branch:
-        dirty = {True: " (dirty: uncommitted changes)", False: " (clean)", None: ""}[lin.git_dirty]
-        pairs.append(
-            ("git", f"{lin.git_commit or 'no commit yet'} on {lin.git_branch or 'detached HEAD'}{dirty}")
-        )
+    if (git := lin.git_summary()) is not None:
+        pairs.append(("git", git))
     if lin.source_path:
         pairs.append(("repo path", lin.source_path))
     pairs += [(f"tag {k}", v) for k, v in mv.tags.items()]
